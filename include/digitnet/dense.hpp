@@ -1,0 +1,40 @@
+// One dense (fully connected) layer on oneDNN inner-product primitives, forward
+// next to backward. Layouts are plain row-major so the master weights that Adam
+// updates and checkpoints store are used in place, without reorders.
+#pragma once
+#include <cstddef>
+#include <memory>
+
+namespace digitnet {
+
+class Dense {
+ public:
+  Dense(size_t in_features, size_t out_features, bool relu);
+  ~Dense();
+  Dense(Dense&&) noexcept;
+  Dense& operator=(Dense&&) noexcept;
+
+  size_t in_features() const { return in_; }
+  size_t out_features() const { return out_; }
+  bool relu() const { return relu_; }
+
+  // src (B, IN), weight (OUT, IN), bias (OUT) -> dst (B, OUT) = act(src · weightᵀ + bias)
+  void forward(size_t batch, const float* src, const float* weight, const float* bias, float* dst);
+
+  // diff_dst (B, OUT) is the gradient w.r.t. this layer's output dst (B, OUT);
+  // with ReLU it is masked in place by dst > 0. Writes diff_weight (OUT, IN),
+  // diff_bias (OUT) and, unless null, diff_src (B, IN).
+  void backward(size_t batch, const float* src, const float* weight, const float* dst,
+                float* diff_dst, float* diff_src, float* diff_weight, float* diff_bias);
+
+ private:
+  struct Primitives;  // oneDNN primitives for one batch size, created once and reused
+  Primitives& primitives_for(size_t batch);
+
+  size_t in_, out_;
+  bool relu_;
+  struct Cache;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace digitnet

@@ -1,0 +1,37 @@
+// The only code that calls MPI: the world of ranks, collectives, agreement.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace digitnet {
+
+class World {
+ public:
+  World(int* argc, char*** argv);  // MPI_Init; one World per process
+  ~World();                        // MPI_Finalize
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  int local_rank() const { return local_rank_; }  // among the ranks of this node
+  int local_size() const { return local_size_; }
+
+  // In-place sums across all ranks; every rank ends with the same bits.
+  void allreduce_sum(float* data, size_t n);
+  void allreduce_sum(double* data, size_t n);
+  void allreduce_sum(uint64_t* data, size_t n);
+  void broadcast(float* data, size_t n, int root);
+  uint64_t allreduce_max(uint64_t value);
+  void barrier();
+  // True on every rank iff `value` is the same on every rank.
+  bool all_equal(uint64_t value);
+  // Ends every rank of the job now, with this exit status.
+  [[noreturn]] void abort(int status);
+
+ private:
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+};
+
+}  // namespace digitnet

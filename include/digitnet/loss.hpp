@@ -1,0 +1,14 @@
+// Softmax + cross-entropy, forward and backward in one pass.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace digitnet {
+
+// logits (B, C) -> returns Σ_b -log softmax(logits_b)[label_b]; writes
+// diff_logits (B, C) = scale * (softmax - onehot) unless null, probs (B, C) unless null,
+// and adds the number of rows whose argmax equals the label to *correct unless null.
+double softmax_xent(const float* logits, const int32_t* labels, size_t batch, size_t classes,
+                    float scale, float* diff_logits, float* probs, uint64_t* correct);
+
+}  // namespace digitnet

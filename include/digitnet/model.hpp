@@ -1,0 +1,83 @@
+// The MLP: shape, one contiguous parameter buffer and one gradient buffer,
+// forward / loss / backward on oneDNN (fast path) and in plain loops (reference).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "digitnet/data.hpp"
+#include "digitnet/dense.hpp"
+#include "digitnet/eval.hpp"
+#include "digitnet/shard.hpp"
+
+namespace digitnet {
+
+struct MlpShape {
+  uint32_t inputs = 784;
+  std::vector<uint32_t> hidden{512, 512};  // ReLU layers
+  uint32_t classes = 10;                   // softmax output
+
+  std::vector<uint32_t> widths() const;  // inputs, hidden..., classes
+  size_t num_layers() const { return hidden.size() + 1; }
+  size_t num_params() const;
+  std::string str() const;  // "784-512-512-10"
+  bool operator==(const MlpShape& o) const {
+    return inputs == o.inputs && hidden == o.hidden && classes == o.classes;
+  }
+};
+
+// Where layer l's weight (OUT, IN) and bias (OUT) live in the flat parameter buffer.
+struct LayerSlice {
+  size_t in, out, weight_offset, bias_offset;
+};
+std::vector<LayerSlice> mlp_layout(const MlpShape& shape);
+
+// He-normal weights for ReLU layers, 1/sqrt(in) for the output layer, zero biases.
+void mlp_init(const MlpShape& shape, uint64_t seed, float* params);
+
+// The fast model of one rank. Not thread-safe; one per rank.
+class Mlp {
+ public:
+  explicit Mlp(const MlpShape& shape);
+  const MlpShape& shape() const { return shape_; }
+  std::vector<float>& params() { return params_; }
+  const std::vector<float>& params() const { return params_; }
+  std::vector<float>& grads() { return grads_; }
+
+  // Forward, softmax cross-entropy and backward over n samples x (n, inputs).
+  // grads = scale * Σ per-sample gradients (overwritten; zero when n == 0).
+  // Returns Σ per-sample losses and adds the number of correct argmax to *correct.
+  double loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct);
+
+  // Softmax probabilities (n, classes) of x (n, inputs).
+  void predict(const float* x, size_t n, float* probs);
+
+  // Scores samples [range.begin, range.end) of ds.
+  EvalResult evaluate(const Dataset& ds, const InputNorm& norm, Range range);
+
+ private:
+  void ensure_batch(size_t n);
+  void forward(const float* x, size_t n);
+
+  MlpShape shape_;
+  std::vector<LayerSlice> layout_;
+  std::vector<Dense> layers_;
+  std::vector<float> params_, grads_;
+  std::vector<std::vector<float>> acts_;  // acts_[l] = output of layer l, (B, widths[l+1])
+  std::vector<float> diff_a_, diff_b_;    // ping-pong buffers for gradients w.r.t. activations
+  size_t capacity_ = 0;
+};
+
+// Plain-loop reference in double precision, for tests: the same math as Mlp.
+double reference_loss_grad(const MlpShape& shape, const double* params, const double* x,
+                           const int32_t* labels, size_t n, double scale, double* grads);
+// src (B, IN), weight (OUT, IN), bias (OUT) -> dst (B, OUT)
+void reference_dense_forward(size_t batch, size_t in, size_t out, bool relu, const double* src,
+                             const double* weight, const double* bias, double* dst);
+// diff_dst (B, OUT) masked in place by dst > 0 when relu; diff_src may be null.
+void reference_dense_backward(size_t batch, size_t in, size_t out, bool relu, const double* src,
+                              const double* weight, const double* dst, double* diff_dst,
+                              double* diff_src, double* diff_weight, double* diff_bias);
+
+}  // namespace digitnet

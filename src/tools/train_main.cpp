@@ -1,0 +1,32 @@
+// digitnet-train: data-parallel MLP training under mpirun/srun (or alone).
+#include <cstdio>
+
+#include "digitnet/dist.hpp"
+#include "digitnet/error.hpp"
+#include "digitnet/train.hpp"
+
+int main(int argc, char** argv) {
+  digitnet::World world(&argc, &argv);
+  digitnet::TrainOptions opts;
+  try {
+    opts = digitnet::train_options_parse(argc, argv);
+  } catch (const digitnet::Error& e) {  // the same on every rank: rank 0 says it
+    if (world.rank() == 0) std::fprintf(stderr, "digitnet-train: %s (see --help)\n", e.what());
+    return e.exit_code();
+  }
+  if (opts.help) {
+    if (world.rank() == 0) std::printf("%s", opts.help_text.c_str());
+    return 0;
+  }
+  try {
+    return digitnet::train_run(opts, world);
+  } catch (const digitnet::Error& e) {  // a failure of this rank alone, mid-run: end the job
+    std::fprintf(stderr, "digitnet-train: rank %d: %s\n", world.rank(), e.what());
+    if (world.size() > 1) world.abort(e.exit_code());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "digitnet-train: rank %d: internal error: %s\n", world.rank(), e.what());
+    if (world.size() > 1) world.abort(int(digitnet::ErrorKind::runtime));
+    return int(digitnet::ErrorKind::runtime);
+  }
+}
