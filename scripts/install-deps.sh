@@ -9,7 +9,7 @@ packages=(
   openmpi-bin libopenmpi-dev                # MPI (Open MPI 4.1)
   libdnnl-dev                               # oneDNN 2.6 (dense layers)
   libprotobuf-dev protobuf-compiler         # checkpoint format
-  python3-protobuf                          # independent checkpoint reader in tests
+  python3-protobuf python3-numpy            # independent checkpoint reader (scripts/read_checkpoint.py)
   libboost-program-options-dev              # command line + config files
   libgtest-dev                              # unit tests
   nlohmann-json3-dev                        # --json output of the scorer

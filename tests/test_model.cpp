@@ -1,0 +1,257 @@
+// The model: gradient check of the reference against central differences, and
+// the oneDNN fast path against the reference on odd and real shapes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "digitnet/dense.hpp"
+#include "digitnet/eval.hpp"
+#include "digitnet/loss.hpp"
+#include "digitnet/model.hpp"
+#include "digitnet/rng.hpp"
+
+using namespace digitnet;
+
+namespace {
+
+std::vector<double> random_vec(size_t n, uint64_t seed, double scale = 1.0) {
+  Rng rng(seed);
+  std::vector<double> v(n);
+  for (auto& x : v) x = scale * rng.normal();
+  return v;
+}
+
+std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+std::vector<int32_t> random_labels(size_t n, uint32_t classes, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<int32_t> y(n);
+  for (auto& l : y) l = int32_t(rng.below(classes));
+  return y;
+}
+
+// Smallest |pre-activation| of any hidden unit: a finite-difference step that
+// is much smaller cannot cross the ReLU kink.
+double min_abs_preactivation(const MlpShape& shape, const std::vector<double>& p, const std::vector<double>& x,
+                             size_t n) {
+  const auto layout = mlp_layout(shape);
+  std::vector<double> src = x;
+  double smallest = 1e300;
+  for (size_t l = 0; l + 1 < layout.size(); ++l) {
+    const auto& s = layout[l];
+    std::vector<double> z(n * s.out);
+    reference_dense_forward(n, s.in, s.out, false, src.data(), &p[s.weight_offset], &p[s.bias_offset], z.data());
+    for (double v : z) smallest = std::min(smallest, std::fabs(v));
+    for (auto& v : z) v = std::max(v, 0.0);
+    src = z;
+  }
+  return smallest;
+}
+
+// max |a - b| / max |b|: error relative to the scale of the reference.
+double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::fabs(a[i] - b[i]));
+    scale = std::max(scale, std::fabs(b[i]));
+  }
+  return diff / std::max(scale, 1e-30);
+}
+
+}  // namespace
+
+TEST(GradientCheck, WholeNetworkMatchesCentralDifferences) {
+  const MlpShape shape{7, {6, 5}, 4};
+  const size_t n = 3;
+  const auto y = random_labels(n, shape.classes, 11);
+  // Resample until no hidden unit sits near the ReLU kink.
+  std::vector<double> p, x;
+  for (uint64_t seed = 1;; ++seed) {
+    p = random_vec(shape.num_params(), 100 + seed, 0.7);
+    x = random_vec(n * shape.inputs, 200 + seed);
+    if (min_abs_preactivation(shape, p, x, n) > 1e-3) break;
+  }
+  const double scale = 1.0 / n;
+  std::vector<double> grad(p.size());
+  reference_loss_grad(shape, p.data(), x.data(), y.data(), n, scale, grad.data());
+
+  // Step from machine epsilon: h ≈ eps^(1/3) balances truncation and rounding error.
+  const double h = std::cbrt(std::numeric_limits<double>::epsilon());
+  size_t checked = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double keep = p[i];
+    p[i] = keep + h;
+    const double up = scale * reference_loss_grad(shape, p.data(), x.data(), y.data(), n, scale, nullptr);
+    p[i] = keep - h;
+    const double down = scale * reference_loss_grad(shape, p.data(), x.data(), y.data(), n, scale, nullptr);
+    p[i] = keep;
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(grad[i], numeric, 1e-7 + 1e-6 * std::fabs(numeric)) << "parameter " << i;
+    ++checked;
+  }
+  EXPECT_EQ(checked, shape.num_params());
+  // The check can fail: a wrong gradient is far outside the tolerance.
+  EXPECT_GT(std::fabs(grad[0]) + std::fabs(grad[1]), 1e-6);
+}
+
+TEST(GradientCheck, NoHiddenLayerIsSoftmaxRegression) {
+  const MlpShape shape{5, {}, 3};
+  const auto p = random_vec(shape.num_params(), 3);
+  const auto x = random_vec(2 * shape.inputs, 4);
+  const std::vector<int32_t> y{0, 2};
+  std::vector<double> grad(p.size());
+  reference_loss_grad(shape, p.data(), x.data(), y.data(), 2, 1.0, grad.data());
+  // dL/db_c = Σ_b (softmax_c - onehot_c): biases follow shape.inputs * classes weights.
+  for (size_t c = 0; c < 3; ++c) {
+    double expect = 0;
+    for (size_t b = 0; b < 2; ++b) {
+      double z[3], sum = 0;
+      for (size_t k = 0; k < 3; ++k) {
+        z[k] = p[15 + k];
+        for (size_t i = 0; i < 5; ++i) z[k] += p[k * 5 + i] * x[b * 5 + i];
+      }
+      for (double v : z) sum += std::exp(v);
+      expect += std::exp(z[c]) / sum - (int32_t(c) == y[b] ? 1 : 0);
+    }
+    EXPECT_NEAR(grad[15 + c], expect, 1e-12);
+  }
+}
+
+// oneDNN dense layer against the plain loops, forward and backward, odd shapes.
+TEST(DenseVsReference, RandomShapes) {
+  struct Case {
+    size_t batch, in, out;
+    bool relu;
+  };
+  const Case cases[] = {{1, 1, 1, true},   {3, 7, 5, true},    {17, 13, 29, false}, {64, 784, 512, true},
+                        {5, 512, 10, false}, {33, 100, 1, true}, {128, 512, 512, true}};
+  uint64_t seed = 1;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.batch << "x" << c.in << "->" << c.out << (c.relu ? " relu" : ""));
+    const auto src = random_vec(c.batch * c.in, seed++), w = random_vec(c.out * c.in, seed++, 0.1),
+               b = random_vec(c.out, seed++, 0.1), dd = random_vec(c.batch * c.out, seed++);
+    // Reference on the float-rounded inputs so that only the arithmetic differs.
+    const auto srcf = to_float(src), wf = to_float(w), bf = to_float(b);
+    const auto srcd = to_double(srcf), wd = to_double(wf), bd = to_double(bf);
+
+    std::vector<double> dst_ref(c.batch * c.out);
+    reference_dense_forward(c.batch, c.in, c.out, c.relu, srcd.data(), wd.data(), bd.data(), dst_ref.data());
+    Dense layer(c.in, c.out, c.relu);
+    std::vector<float> dst(c.batch * c.out);
+    layer.forward(c.batch, srcf.data(), wf.data(), bf.data(), dst.data());
+    EXPECT_LT(rel_err(to_double(dst), dst_ref), 1e-5);
+
+    auto ddf = to_float(dd);
+    auto ddd = to_double(ddf);
+    std::vector<double> dsrc_ref(c.batch * c.in), dw_ref(c.out * c.in), db_ref(c.out);
+    reference_dense_backward(c.batch, c.in, c.out, c.relu, srcd.data(), wd.data(), dst_ref.data(), ddd.data(),
+                             dsrc_ref.data(), dw_ref.data(), db_ref.data());
+    std::vector<float> dsrc(c.batch * c.in), dw(c.out * c.in), db(c.out);
+    layer.backward(c.batch, srcf.data(), wf.data(), dst.data(), ddf.data(), dsrc.data(), dw.data(), db.data());
+    EXPECT_LT(rel_err(to_double(dsrc), dsrc_ref), 1e-5);
+    EXPECT_LT(rel_err(to_double(dw), dw_ref), 1e-5);
+    EXPECT_LT(rel_err(to_double(db), db_ref), 1e-5);
+  }
+}
+
+TEST(DenseVsReference, OneLayerServesSeveralBatchSizes) {
+  Dense layer(9, 4, true);
+  const auto w = to_float(random_vec(36, 5)), b = to_float(random_vec(4, 6));
+  for (size_t batch : {8, 3, 8, 1, 3}) {
+    const auto src = to_float(random_vec(batch * 9, 7 + batch));
+    std::vector<float> dst(batch * 4);
+    layer.forward(batch, src.data(), w.data(), b.data(), dst.data());
+    std::vector<double> ref(batch * 4);
+    const auto srcd = to_double(src), wd = to_double(w), bd = to_double(b);
+    reference_dense_forward(batch, 9, 4, true, srcd.data(), wd.data(), bd.data(), ref.data());
+    EXPECT_LT(rel_err(to_double(dst), ref), 1e-5) << "batch " << batch;
+  }
+}
+
+// The whole fast model against the whole reference: loss, every gradient, probabilities.
+TEST(MlpVsReference, LossGradAndPredict) {
+  const MlpShape shapes[] = {{13, {7}, 3}, {1, {}, 2}, {33, {17, 9, 31}, 5}, {784, {512, 512}, 10}};
+  const size_t batches[] = {5, 1, 11, 128};
+  for (size_t k = 0; k < 4; ++k) {
+    const MlpShape& shape = shapes[k];
+    const size_t n = batches[k];
+    SCOPED_TRACE(shape.str());
+    Mlp model(shape);
+    mlp_init(shape, 42 + k, model.params().data());
+    const auto x = to_float(random_vec(n * shape.inputs, 7 + k));
+    const auto y = random_labels(n, shape.classes, 9 + k);
+    const float scale = 1.f / float(n);
+    uint64_t correct = 0;
+    const double loss = model.loss_grad(x.data(), y.data(), n, scale, &correct);
+
+    const auto pd = to_double(model.params()), xd = to_double(x);
+    std::vector<double> grad_ref(pd.size());
+    const double loss_ref = reference_loss_grad(shape, pd.data(), xd.data(), y.data(), n, scale, grad_ref.data());
+    EXPECT_NEAR(loss, loss_ref, 1e-5 * std::fabs(loss_ref));
+    EXPECT_LT(rel_err(to_double(model.grads()), grad_ref), 1e-4);
+    EXPECT_LE(correct, n);
+
+    std::vector<float> probs(n * shape.classes);
+    model.predict(x.data(), n, probs.data());
+    for (size_t b = 0; b < n; ++b) {
+      const float s = std::accumulate(probs.begin() + long(b * shape.classes), probs.begin() + long((b + 1) * shape.classes), 0.f);
+      EXPECT_NEAR(s, 1.f, 1e-5);
+    }
+  }
+}
+
+TEST(Mlp, EmptyShardGivesZeroGradient) {
+  const MlpShape shape{4, {3}, 2};
+  Mlp model(shape);
+  mlp_init(shape, 1, model.params().data());
+  std::fill(model.grads().begin(), model.grads().end(), 7.f);
+  EXPECT_EQ(model.loss_grad(nullptr, nullptr, 0, 1.f, nullptr), 0.0);
+  for (float g : model.grads()) EXPECT_EQ(g, 0.f);
+}
+
+TEST(Mlp, InitIsDeterministicAndHeScaled) {
+  const MlpShape shape{784, {512, 512}, 10};
+  std::vector<float> a(shape.num_params()), b(a.size()), c(a.size());
+  mlp_init(shape, 1, a.data());
+  mlp_init(shape, 1, b.data());
+  mlp_init(shape, 2, c.data());
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(shape.num_params(), 669706u);
+  const auto layout = mlp_layout(shape);
+  double sq = 0;
+  for (size_t i = 0; i < 512 * 784; ++i) sq += double(a[layout[0].weight_offset + i]) * a[layout[0].weight_offset + i];
+  EXPECT_NEAR(std::sqrt(sq / (512 * 784)), std::sqrt(2.0 / 784), 2e-3);
+  for (size_t i = 0; i < 512; ++i) EXPECT_EQ(a[layout[0].bias_offset + i], 0.f);
+  EXPECT_EQ(layout.back().bias_offset + 10, shape.num_params());
+}
+
+TEST(Loss, SoftmaxXentIsStableForHugeLogits) {
+  const float logits[] = {1000.f, 0.f, -1000.f, 3.f, 3.f, 3.f};
+  const int32_t labels[] = {0, 2};
+  float diff[6], probs[6];
+  uint64_t correct = 0;
+  const double loss = softmax_xent(logits, labels, 2, 3, 0.5f, diff, probs, &correct);
+  EXPECT_NEAR(loss, 0.0 + std::log(3.0), 1e-6);
+  EXPECT_TRUE(std::isfinite(diff[2]));
+  EXPECT_NEAR(diff[0], 0.f, 1e-7);
+  EXPECT_NEAR(diff[5], 0.5f * (1.f / 3 - 1), 1e-6);
+  EXPECT_EQ(correct, 1u);  // ties: argmax picks class 0, label 2
+}
+
+TEST(Eval, ConfusionPrecisionRecall) {
+  EvalResult r(2);
+  const float probs[] = {0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f, 0.3f, 0.7f};
+  const int32_t labels[] = {0, 1, 1, 1};
+  r.add(probs, labels, 4);
+  EXPECT_EQ(r.count, 4u);
+  EXPECT_EQ(r.correct, 3u);
+  EXPECT_EQ(r.confusion, (std::vector<uint64_t>{1, 0, 1, 2}));
+  EXPECT_DOUBLE_EQ(r.precision(0), 0.5);
+  EXPECT_DOUBLE_EQ(r.recall(1), 2.0 / 3.0);
+  EXPECT_NEAR(r.loss(), -(std::log(0.9) + std::log(0.8) + std::log(0.4) + std::log(0.7)) / 4, 1e-6);
+}
