@@ -90,6 +90,7 @@ std::string checkpoint_encode(const Snapshot& s) {
   t->set_world_size(s.world_size);
   t->set_train_count(s.train_count);
   t->set_max_steps(s.max_steps);
+  t->set_lr_schedule(lr_schedule_name(s.lr_schedule));
   for (uint32_t h : s.shape.hidden) t->add_hidden(h);
 
   auto* a = ck.mutable_adam();
@@ -186,6 +187,9 @@ Snapshot checkpoint_decode(const std::string& bytes, const std::string& name) {
   s.world_size = t.world_size();
   s.train_count = t.train_count();
   s.max_steps = t.max_steps();
+  if (t.lr_schedule() == "cosine") s.lr_schedule = LrSchedule::cosine;
+  else if (t.lr_schedule().empty() || t.lr_schedule() == "constant") s.lr_schedule = LrSchedule::constant;
+  else bad(name, "unknown learning-rate schedule '" + t.lr_schedule() + "'");
 
   const auto& a = ck.adam();
   s.adam = AdamConfig{a.lr(), a.beta1(), a.beta2(), a.eps()};

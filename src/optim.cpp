@@ -1,8 +1,27 @@
 #include "digitnet/optim.hpp"
 
+#include <algorithm>
 #include <cmath>
 
+#include "digitnet/error.hpp"
+
 namespace digitnet {
+
+LrSchedule lr_schedule_parse(const std::string& name) {
+  if (name == "constant") return LrSchedule::constant;
+  if (name == "cosine") return LrSchedule::cosine;
+  fail(ErrorKind::usage, "--lr-schedule " + name + ": expected constant or cosine");
+}
+
+std::string lr_schedule_name(LrSchedule schedule) {
+  return schedule == LrSchedule::cosine ? "cosine" : "constant";
+}
+
+double lr_at(LrSchedule schedule, double lr, uint64_t step, uint64_t total) {
+  if (schedule == LrSchedule::constant || total == 0) return lr;
+  const double progress = std::min(1.0, double(step) / double(total));
+  return lr * 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
+}
 
 void adam_step(const AdamConfig& cfg, AdamState& s, float* params, const float* grads, size_t n) {
   s.step += 1;

@@ -148,6 +148,7 @@ Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
     else state.epochs = opts.epochs;
     state.max_steps = opts.max_steps;  // a limit of this invocation, not of the run
     if (opts.given.count("lr")) state.adam.lr = opts.adam.lr;
+    if (opts.given.count("lr-schedule")) state.lr_schedule = opts.lr_schedule;
     if (opts.given.count("beta1")) state.adam.beta1 = opts.adam.beta1;
     if (opts.given.count("beta2")) state.adam.beta2 = opts.adam.beta2;
     if (opts.given.count("eps")) state.adam.eps = opts.adam.eps;
@@ -162,6 +163,7 @@ Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
     state.max_steps = opts.max_steps;
     state.train_count = train.count;
     state.adam = opts.adam;
+    state.lr_schedule = opts.lr_schedule;
     state.params.resize(state.shape.num_params());
     mlp_init(state.shape, state.seed, state.params.data());
     state.adam_state.reset(state.params.size());
@@ -251,9 +253,9 @@ int train_run(const TrainOptions& opts, World& world) {
     std::printf("digitnet-train: %zu rank%s x %d thread%s | model %s (%zu parameters) | %zu train / %zu test images %ux%u\n",
                 W, W > 1 ? "s" : "", threads, threads > 1 ? "s" : "", state.shape.str().c_str(),
                 state.shape.num_params(), N, test.count, train.rows, train.cols);
-    std::printf("digitnet-train: global batch %zu (%zu-%zu per rank), %zu steps/epoch, %llu epochs, Adam lr %g, seed %llu\n",
+    std::printf("digitnet-train: global batch %zu (%zu-%zu per rank), %zu steps/epoch, %llu epochs, Adam lr %g (%s), seed %llu\n",
                 B, B / W, (B + W - 1) / W, steps, (unsigned long long)state.epochs, state.adam.lr,
-                (unsigned long long)state.seed);
+                lr_schedule_name(state.lr_schedule).c_str(), (unsigned long long)state.seed);
     if (!resumed_from.empty())
       std::printf("digitnet-train: resumed from %s at step %llu (epoch %llu, step %llu of it)\n", resumed_from.c_str(),
                   (unsigned long long)state.step, (unsigned long long)state.epoch + 1,
@@ -293,8 +295,10 @@ int train_run(const TrainOptions& opts, World& world) {
       if (W > 1) world.allreduce_sum(model.grads().data(), model.grads().size());
       allreduce_seconds += seconds_since(t);
 
-      // identical Adam step on every rank
-      adam_step(state.adam, adam, model.params().data(), model.grads().data(), model.params().size());
+      // identical Adam step on every rank, at the schedule's rate for this step
+      AdamConfig step_cfg = state.adam;
+      step_cfg.lr = lr_at(state.lr_schedule, state.adam.lr, state.step, state.epochs * steps);
+      adam_step(step_cfg, adam, model.params().data(), model.grads().data(), model.params().size());
       ++state.step;
       state.step_in_epoch = s + 1;
       epoch_samples += batch.size();

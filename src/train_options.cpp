@@ -34,7 +34,7 @@ std::vector<uint32_t> parse_widths(const std::string& option, const std::string&
 
 TrainOptions train_options_parse(int argc, const char* const* argv) {
   TrainOptions o;
-  std::string hidden = "512,512", config;
+  std::string hidden = "512,512", config, schedule = "cosine";
   // Counts are parsed signed: Boost would wrap "-1" into a huge unsigned value.
   int64_t seed = int64_t(o.seed), epochs = int64_t(o.epochs), batch = int64_t(o.batch_size), max_steps = 0, keep = 0;
 
@@ -47,7 +47,8 @@ TrainOptions train_options_parse(int argc, const char* const* argv) {
   training.add_options()
       ("epochs", po::value(&epochs)->default_value(epochs), "passes over the training set")
       ("batch-size", po::value(&batch)->default_value(batch), "global batch, sharded across ranks")
-      ("lr", po::value(&o.adam.lr)->default_value(o.adam.lr, "0.001"), "Adam learning rate")
+      ("lr", po::value(&o.adam.lr)->default_value(o.adam.lr, "0.001"), "Adam learning rate (the schedule's starting value)")
+      ("lr-schedule", po::value(&schedule)->default_value(schedule), "cosine (decays to 0 at the last planned step) or constant")
       ("beta1", po::value(&o.adam.beta1)->default_value(o.adam.beta1, "0.9"), "Adam first-moment decay")
       ("beta2", po::value(&o.adam.beta2)->default_value(o.adam.beta2, "0.999"), "Adam second-moment decay")
       ("eps", po::value(&o.adam.eps)->default_value(o.adam.eps, "1e-08"), "Adam epsilon")
@@ -99,6 +100,7 @@ TrainOptions train_options_parse(int argc, const char* const* argv) {
     if (!kv.second.defaulted()) o.given.insert(kv.first);
 
   o.hidden = parse_widths("hidden", hidden);
+  o.lr_schedule = lr_schedule_parse(schedule);
   if (o.data_dir.empty()) fail(ErrorKind::usage, "--data DIR is required (run scripts/fetch-mnist.sh DIR to get MNIST)");
   if (epochs <= 0) fail(ErrorKind::usage, "--epochs must be positive");
   if (batch <= 0) fail(ErrorKind::usage, "--batch-size must be positive");

@@ -27,7 +27,8 @@ struct Snapshot {
   uint64_t step = 0, epoch = 0, step_in_epoch = 0;
   uint64_t batch_size = 0, seed = 0, epochs = 0, max_steps = 0, train_count = 0;
   uint32_t world_size = 0;
-  AdamConfig adam;
+  AdamConfig adam;  // adam.lr is the base rate of the schedule
+  LrSchedule lr_schedule = LrSchedule::constant;
   AdamState adam_state;
   std::vector<EpochRecord> history;
 

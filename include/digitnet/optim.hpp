@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace digitnet {
@@ -15,6 +16,17 @@ struct AdamState {
   std::vector<float> m, v;      // first and second moment, one per parameter
   void reset(size_t n) { step = 0; m.assign(n, 0.f); v.assign(n, 0.f); }
 };
+
+// Learning-rate schedules. The rate is a pure function of the step, so a resumed
+// run continues on exactly the same curve.
+enum class LrSchedule {
+  constant,  // lr at every step
+  cosine,    // lr * (1 + cos(pi * step / total)) / 2: from lr down to 0 at the planned end
+};
+LrSchedule lr_schedule_parse(const std::string& name);  // throws Error(usage)
+std::string lr_schedule_name(LrSchedule schedule);
+// Learning rate of update `step` (0-based) of `total` planned updates.
+double lr_at(LrSchedule schedule, double lr, uint64_t step, uint64_t total);
 
 // One update of params (n) with grads (n): step += 1, then
 // m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;

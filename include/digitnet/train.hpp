@@ -17,6 +17,7 @@ struct TrainOptions {
   uint64_t epochs = 10;
   uint64_t batch_size = 128;  // global
   AdamConfig adam;
+  LrSchedule lr_schedule = LrSchedule::cosine;
   uint64_t seed = 1;
   std::string checkpoint_dir;
   std::string resume;         // path, directory or "latest"
