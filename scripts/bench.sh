@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Training speed, measured: oneDNN GEMM ceiling for the model's shapes, then
+# digitnet-train seconds/epoch and samples/s on 1 rank and on 2 ranks, all in
+# the same run on the same machine. Medians over the epochs of each run.
+# Usage: scripts/bench.sh [EPOCHS]   (default 4; the first epoch is left out as warm-up)
+# Environment: HIDDEN (default 512,512), BATCH (default 128), DATA (default data/mnist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+epochs=${1:-4}
+hidden=${HIDDEN:-512,512}
+batch=${BATCH:-128}
+data=${DATA:-data/mnist}
+
+scripts/install-deps.sh >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target digitnet-train digitnet-score digitnet-bench-gemm >/dev/null
+scripts/fetch-mnist.sh "$data" >/dev/null
+if [[ $(id -u) == 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "== oneDNN GEMM ceiling for 784-${hidden//,/-}-10, batch $batch =="
+build/digitnet-bench-gemm --hidden "$hidden" --batch "$batch"
+
+# median of column COL of a metrics CSV, epochs 2.. (epoch 1 includes warm-up)
+median() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))[1:] or list(csv.DictReader(open(sys.argv[1])))
+print(statistics.median(float(r[sys.argv[2]]) for r in rows))
+PY
+}
+
+report() {  # report LABEL METRICS_CSV
+  printf '%-34s %8.3f s/epoch %10.0f samples/s   allreduce %4.1f%% of the epoch\n' "$1" \
+    "$(median "$2" seconds)" "$(median "$2" samples_per_second)" "$(/usr/bin/python3 -c "print(100*$(median "$2" allreduce_fraction))")"
+}
+
+common=(--data "$data" --hidden "$hidden" --batch-size "$batch" --epochs "$epochs" --seed 1 --quiet)
+echo "== digitnet-train, $epochs epochs per run, median over epochs 2..$epochs =="
+build/digitnet-train "${common[@]}" --metrics "$tmp/r1.csv" >/dev/null
+report "1 rank x $(nproc) threads" "$tmp/r1.csv"
+mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --metrics "$tmp/r2.csv" >/dev/null
+report "2 ranks x $(( $(nproc) / 2 )) thread(s) (mpirun -np 2)" "$tmp/r2.csv"
