@@ -62,6 +62,9 @@ std::string checkpoint_name(uint64_t step) {
 }
 
 std::string checkpoint_encode(const Snapshot& s) {
+  if (s.params.size() != s.shape.num_params() ||
+      (!s.adam_state.m.empty() && (s.adam_state.m.size() != s.params.size() || s.adam_state.v.size() != s.params.size())))
+    fail(ErrorKind::runtime, "checkpoint_encode: parameter or optimizer state size does not match model " + s.shape.str());
   Checkpoint ck;
   auto* in = ck.mutable_input();
   in->set_rows(s.rows);

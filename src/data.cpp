@@ -81,10 +81,21 @@ IdxArray idx_read(const std::string& path) {
     if (total > kMaxBytes) bad(path, "absurd size (more than 8 GiB of data)");
     arr.dims.push_back(dim);
   }
-  arr.data.resize(total);
-  read_exact(g, path, arr.data.data(), total, "data");
+  // Grow the buffer as data arrives: a 9-byte file claiming 4 GiB must fail at
+  // its end, not after allocating what its header says.
+  constexpr size_t kChunk = size_t(64) << 20;
+  for (size_t done = 0; done < total;) {
+    const size_t n = std::min<size_t>(kChunk, total - done);
+    arr.data.resize(done + n);
+    read_exact(g, path, arr.data.data() + done, n, "data");
+    done += n;
+  }
   unsigned char extra;
   if (gzread(g.f, &extra, 1) != 0) bad(path, "trailing bytes after the data (header and size disagree)");
+  // gzread reports a gzip stream cut inside its trailer (CRC, length) only here.
+  int zerr = Z_OK;
+  gzerror(g.f, &zerr);
+  if (zerr != Z_OK) bad(path, "truncated or corrupt gzip stream (it ends before its checksum)");
   return arr;
 }
 

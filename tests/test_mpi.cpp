@@ -83,7 +83,12 @@ TEST(DataParallel, NRanksEqualOneRankAndReplicasStayEqual) {
   Mlp replica(shape), single(shape);  // this rank's replica; a 1-rank run computed locally
   mlp_init(shape, 1, replica.params().data());
   single.params() = replica.params();
+  // lr 1e-4, not the default 1e-3: a pre-activation within rounding of zero flips
+  // a ReLU on one side only, and at lr 1e-3 Adam's normalised steps amplify that
+  // chaotically (seen with 3 ranks: one flip at step 6, 10% gradient difference
+  // by step 50). The check is about the averaging, not about that sensitivity.
   AdamConfig cfg;
+  cfg.lr = 1e-4;
   AdamState replica_adam, single_adam;
   replica_adam.reset(shape.num_params());
   single_adam.reset(shape.num_params());

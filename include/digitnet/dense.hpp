@@ -1,4 +1,4 @@
-// One dense (fully connected) layer on oneDNN inner-product primitives, forward
+// One dense (fully connected) layer on oneDNN matmul primitives, forward
 // next to backward. Layouts are plain row-major so the master weights that Adam
 // updates and checkpoints store are used in place, without reorders.
 #pragma once

@@ -1,0 +1,161 @@
+// digitnet-bench-gemm: the hardware ceiling for the model's matrix products,
+// next to what digitnet's own layers reach on the same shapes.
+//
+//  1. Ceiling: every GEMM of one training step (forward, backward-data except
+//     for the first layer, backward-weights) as a oneDNN matmul whose weight
+//     layout oneDNN chooses freely (format_tag::any), i.e. the best oneDNN can
+//     do on this machine. Reorders are outside the timed loop.
+//  2. digitnet: Mlp::loss_grad on a random batch (the whole training step of
+//     one rank without allreduce and Adam), and Adam alone.
+//
+// Prints GFLOP/s and the seconds per MNIST epoch (60,000 samples) each implies.
+// Medians over repetitions; timing is reported, never judged.
+#include <omp.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <dnnl.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "digitnet/model.hpp"
+#include "digitnet/optim.hpp"
+#include "digitnet/rng.hpp"
+
+namespace po = boost::program_options;
+using dnnl::memory;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+double median_seconds(int reps, F&& f) {
+  f();  // warm-up: primitive creation, page faults
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+  return t[t.size() / 2];
+}
+
+std::vector<uint32_t> parse_widths(const std::string& s) {
+  std::vector<uint32_t> w;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    const size_t comma = s.find(',', pos);
+    w.push_back(uint32_t(std::stoul(s.substr(pos, comma - pos))));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return w;
+}
+
+// Median seconds of one oneDNN matmul C (M,N) = A (M,K) · B (K,N) with free weight layout.
+double time_matmul(dnnl::engine& eng, dnnl::stream& strm, long M, long K, long N, int reps) {
+  const auto f32 = memory::data_type::f32;
+  memory::desc a_md({M, K}, f32, memory::format_tag::ab), b_any({K, N}, f32, memory::format_tag::any),
+      c_md({M, N}, f32, memory::format_tag::ab);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), eng);
+  memory a(a_md, eng), b(pd.weights_desc(), eng), c(c_md, eng);
+  std::fill_n(static_cast<float*>(a.get_data_handle()), M * K, 0.5f);
+  std::fill_n(static_cast<float*>(b.get_data_handle()), pd.weights_desc().get_size() / sizeof(float), 0.25f);
+  dnnl::matmul mm(pd);
+  return median_seconds(reps, [&] {
+    mm.execute(strm, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+    strm.wait();
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string hidden = "512,512";
+  unsigned inputs = 784, classes = 10, batch = 128;
+  int threads = 0, reps = 200;
+  po::options_description desc("digitnet-bench-gemm options");
+  desc.add_options()("help,h", "this help")
+      ("inputs", po::value(&inputs)->default_value(inputs), "input features")
+      ("hidden", po::value(&hidden)->default_value(hidden), "hidden layer widths")
+      ("classes", po::value(&classes)->default_value(classes), "output classes")
+      ("batch", po::value(&batch)->default_value(batch), "batch size (per rank)")
+      ("threads", po::value(&threads)->default_value(threads), "threads (0: all cores)")
+      ("reps", po::value(&reps)->default_value(reps), "timed repetitions per measurement");
+  try {
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << desc;
+      return 0;
+    }
+    if (batch == 0 || inputs == 0 || classes == 0 || reps <= 0) throw po::error("sizes and --reps must be positive");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "digitnet-bench-gemm: %s\n", e.what());
+    return 2;
+  }
+  if (threads > 0) omp_set_num_threads(threads);
+  threads = omp_get_max_threads();
+
+  digitnet::MlpShape shape;
+  shape.inputs = inputs;
+  shape.hidden = parse_widths(hidden);
+  shape.classes = classes;
+  const auto w = shape.widths();
+  constexpr double kEpoch = 60000;
+  const long B = batch;
+
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  std::printf("model %s, batch %u, %d thread%s, oneDNN %d.%d\n", shape.str().c_str(), batch, threads,
+              threads > 1 ? "s" : "", dnnl_version()->major, dnnl_version()->minor);
+
+  // 1. Ceiling, GEMM by GEMM.
+  double step_flops = 0, step_seconds = 0;
+  std::printf("  %-26s %10s %10s\n", "GEMM (M x K x N)", "ms", "GFLOP/s");
+  for (size_t l = 0; l + 1 < w.size(); ++l) {
+    const long IN = w[l], OUT = w[l + 1];
+    struct G { const char* what; long M, K, N; };
+    std::vector<G> gemms{{"fwd", B, IN, OUT}, {"bwd_w", OUT, B, IN}};
+    if (l > 0) gemms.push_back({"bwd_data", B, OUT, IN});  // the input needs no gradient
+    for (const G& g : gemms) {
+      const double s = time_matmul(eng, strm, g.M, g.K, g.N, reps);
+      const double flops = 2.0 * g.M * g.K * g.N;
+      step_flops += flops;
+      step_seconds += s;
+      std::printf("  L%zu %-8s %5ld x %4ld x %4ld %10.3f %10.1f\n", l, g.what, g.M, g.K, g.N, 1e3 * s, flops / s / 1e9);
+    }
+  }
+  const double steps = kEpoch / B;
+  std::printf("ceiling (oneDNN matmul, free layout): %.1f GFLOP/s -> %.3f s/epoch of GEMM, %.1f GFLOP/epoch\n",
+              step_flops / step_seconds / 1e9, step_seconds * steps, step_flops * steps / 1e9);
+
+  // 2. digitnet's own training step on the same shapes.
+  digitnet::Mlp model(shape);
+  digitnet::mlp_init(shape, 1, model.params().data());
+  std::vector<float> x(size_t(B) * inputs);
+  std::vector<int32_t> labels(B);
+  digitnet::Rng rng(7);
+  for (float& v : x) v = float(rng.normal());
+  for (int32_t& y : labels) y = int32_t(rng.below(classes));
+  uint64_t correct = 0;
+  const double t_step = median_seconds(reps, [&] { model.loss_grad(x.data(), labels.data(), B, 1.f / B, &correct); });
+  digitnet::AdamState adam;
+  adam.reset(shape.num_params());
+  const double t_adam = median_seconds(reps, [&] {
+    digitnet::adam_step({}, adam, model.params().data(), model.grads().data(), shape.num_params());
+  });
+  std::printf("digitnet forward+backward: %.3f ms/step, %.1f GFLOP/s (%.0f%% of ceiling) -> %.3f s/epoch\n",
+              1e3 * t_step, step_flops / t_step / 1e9, 100 * step_seconds / t_step, t_step * steps);
+  std::printf("digitnet Adam step (%zu parameters): %.3f ms/step -> %.3f s/epoch\n", shape.num_params(),
+              1e3 * t_adam, t_adam * steps);
+  std::printf("digitnet step total: %.3f s/epoch, %.0f samples/s (compute only, 1 rank)\n", (t_step + t_adam) * steps,
+              kEpoch / ((t_step + t_adam) * steps));
+  return 0;
+}
