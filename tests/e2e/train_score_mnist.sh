@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 
 mpi_train 2 --data "$DATA" --epochs 3 --batch-size 128 --lr 1e-3 --seed 1 \
-  --checkpoint-dir "$TMP/ckpt" --keep 2 --metrics "$TMP/metrics.csv" | tee "$TMP/train.log"
+  --checkpoint-dir "$TMP/ckpt" --keep 2 --metrics "$TMP/metrics.csv" --check-replicas | tee "$TMP/train.log"
 
 ls "$TMP/ckpt"
 [[ $(ls "$TMP/ckpt" | wc -l) == 2 ]] || fail "--keep 2 left $(ls "$TMP/ckpt" | wc -l) checkpoints"
