@@ -2,13 +2,89 @@
 
 #include <mpi.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "digitnet/error.hpp"
 
 namespace digitnet {
+
+// A thread that watches the collective this rank is in. MPI cannot time out a
+// blocking collective itself, and a dead or SIGSTOPped peer would otherwise
+// leave every other rank waiting forever. The thread never calls MPI: it
+// reports and ends this process, and mpirun/srun end the rest of the job.
+class World::Watchdog {
+ public:
+  Watchdog(double timeout, int rank) : timeout_(timeout), rank_(rank), thread_([this] { run(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void enter(const char* what) {
+    what_.store(what);
+    since_.store(now_ns());
+  }
+  void leave() { since_.store(0); }
+
+ private:
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) {
+      const int64_t since = since_.load();
+      if (since == 0) continue;
+      const double waited = double(now_ns() - since) * 1e-9;
+      if (waited < timeout_) continue;
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      std::fprintf(stderr,
+                   "digitnet-train: rank %d (%s): %s has waited %.0f s for the other ranks: one of them is dead, "
+                   "stopped or stuck (--collective-timeout %.0f); ending the job\n",
+                   rank_, host, what_.load(), waited, timeout_);
+      std::fflush(stderr);
+      std::_Exit(int(ErrorKind::runtime));
+    }
+  }
+
+  const double timeout_;
+  const int rank_;
+  std::atomic<int64_t> since_{0};
+  std::atomic<const char*> what_{""};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts after the members it reads
+};
+
+// Marks the span of one collective for the watchdog.
+class CollectiveScope {
+ public:
+  CollectiveScope(World& world, const char* what) : dog_(world.watchdog_.get()) {
+    if (dog_) dog_->enter(what);
+  }
+  ~CollectiveScope() {
+    if (dog_) dog_->leave();
+  }
+
+ private:
+  World::Watchdog* dog_;
+};
 
 namespace {
 
@@ -48,29 +124,50 @@ World::World(int* argc, char*** argv) {
 }
 
 World::~World() {
+  watchdog_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
 }
 
-void World::allreduce_sum(float* data, size_t n) { allreduce_chunks(data, n, MPI_FLOAT, MPI_SUM); }
-void World::allreduce_sum(double* data, size_t n) { allreduce_chunks(data, n, MPI_DOUBLE, MPI_SUM); }
-void World::allreduce_sum(uint64_t* data, size_t n) { allreduce_chunks(data, n, MPI_UINT64_T, MPI_SUM); }
+void World::set_collective_timeout(double seconds) {
+  watchdog_.reset();
+  if (seconds > 0) watchdog_ = std::make_unique<Watchdog>(seconds, rank_);
+}
+
+void World::allreduce_sum(float* data, size_t n) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(data, n, MPI_FLOAT, MPI_SUM);
+}
+void World::allreduce_sum(double* data, size_t n) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(data, n, MPI_DOUBLE, MPI_SUM);
+}
+void World::allreduce_sum(uint64_t* data, size_t n) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(data, n, MPI_UINT64_T, MPI_SUM);
+}
 
 void World::broadcast(float* data, size_t n, int root) {
+  CollectiveScope scope(*this, "MPI_Bcast");
   constexpr size_t kChunk = size_t(INT_MAX);
   for (size_t off = 0; off < n; off += kChunk)
     check(MPI_Bcast(data + off, int(std::min(kChunk, n - off)), MPI_FLOAT, root, MPI_COMM_WORLD), "MPI_Bcast");
 }
 
 uint64_t World::allreduce_max(uint64_t value) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
   allreduce_chunks(&value, 1, MPI_UINT64_T, MPI_MAX);
   return value;
 }
 
-void World::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+void World::barrier() {
+  CollectiveScope scope(*this, "MPI_Barrier");
+  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
 
 bool World::all_equal(uint64_t value) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
   uint64_t lo = value, hi = value;
   allreduce_chunks(&lo, 1, MPI_UINT64_T, MPI_MIN);
   allreduce_chunks(&hi, 1, MPI_UINT64_T, MPI_MAX);

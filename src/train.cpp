@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "digitnet/error.hpp"
 #include "digitnet/model.hpp"
 #include "digitnet/shard.hpp"
+#include "digitnet/stop.hpp"
 
 namespace digitnet {
 
@@ -66,7 +68,7 @@ std::string fmt_duration(double s) {
 // checkpoint, or "latest" in --checkpoint-dir. Corrupt newer files are skipped
 // with a warning so that the last good checkpoint is used.
 Snapshot resume_load(const TrainOptions& o, bool speak, std::string& used) {
-  std::string dir = o.resume == "latest" ? o.checkpoint_dir : o.resume;
+  std::string dir = o.resume == "latest" || o.resume == "auto" ? o.checkpoint_dir : o.resume;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     used = o.resume;
@@ -110,6 +112,21 @@ void resume_check(const TrainOptions& o, const Snapshot& s, const MlpShape& shap
   if (s.adam_state.m.empty()) refuse("it holds no optimizer state (model-only checkpoint)");
 }
 
+// `srun` without a working MPI plugin (--mpi=none, or pmi2 with this Open MPI)
+// starts N independent singletons, each rank 0 of a world of 1, that would all
+// train alone and overwrite each other's checkpoints. srun tells its tasks how
+// many they are; under mpirun (OMPI_COMM_WORLD_SIZE set) that count is
+// mpirun's daemons, not the ranks, so the check applies to srun launches only.
+void slurm_launch_check(const World& world) {
+  const char* step_tasks = std::getenv("SLURM_STEP_NUM_TASKS");
+  if (!step_tasks || std::getenv("OMPI_COMM_WORLD_SIZE")) return;
+  const long tasks = std::strtol(step_tasks, nullptr, 10);
+  if (tasks > 0 && tasks != world.size())
+    fail(ErrorKind::usage, "srun started " + std::to_string(tasks) + " tasks but MPI sees a world of " +
+                               std::to_string(world.size()) +
+                               ": launch with srun --mpi=pmix (or mpirun inside the allocation)");
+}
+
 struct EpochSums {  // reduced across ranks at the end of an epoch
   double loss = 0;
   uint64_t correct = 0, count = 0;
@@ -123,6 +140,7 @@ struct Setup {
 };
 
 Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
+  slurm_launch_check(world);
   Setup su;
   su.train = dataset_load_split(opts.data_dir, "train");
   su.test = dataset_load_split(opts.data_dir, "t10k");
@@ -139,7 +157,9 @@ Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
 
   Snapshot& state = su.state;
   std::string& resumed_from = su.resumed_from;
-  if (!opts.resume.empty()) {
+  // --resume auto: a requeued job resumes, its first run starts fresh.
+  const bool resume = !opts.resume.empty() && !(opts.resume == "auto" && checkpoint_list(opts.checkpoint_dir).empty());
+  if (resume) {
     MlpShape wanted{uint32_t(train.features()), opts.hidden, train.num_classes};
     state = resume_load(opts, speak, resumed_from);
     resume_check(opts, state, wanted, train, resumed_from);
@@ -219,6 +239,8 @@ int train_run(const TrainOptions& opts, World& world) {
   Snapshot& state = su.state;
   const std::string& resumed_from = su.resumed_from;
   state.threads = uint32_t(threads);
+  world.set_collective_timeout(opts.collective_timeout);
+  stop_signals_install();
 
   Mlp model(state.shape);
   model.params() = state.params;
@@ -272,6 +294,7 @@ int train_run(const TrainOptions& opts, World& world) {
   const uint64_t first_step = state.step;
 
   bool stop = state.max_steps && state.step >= state.max_steps;
+  int stopped_by_signal = 0;
   while (state.epoch < state.epochs && !stop) {
     const auto epoch_start = Clock::now();
     const std::vector<uint32_t> perm = epoch_permutation(N, state.seed, state.epoch);
@@ -294,6 +317,10 @@ int train_run(const TrainOptions& opts, World& world) {
       const auto t = Clock::now();
       if (W > 1) world.allreduce_sum(model.grads().data(), model.grads().size());
       allreduce_seconds += seconds_since(t);
+      // A stop signal on any rank stops every rank after this same step: the
+      // ranks combine what they received once per step, so none is left inside
+      // a collective and the checkpoint below is the state of all of them.
+      const int stop_signal = W > 1 ? int(world.allreduce_max(uint64_t(stop_signal_received()))) : stop_signal_received();
 
       // identical Adam step on every rank, at the schedule's rate for this step
       AdamConfig step_cfg = state.adam;
@@ -305,7 +332,8 @@ int train_run(const TrainOptions& opts, World& world) {
 
       if (opts.check_replicas && !world.all_equal(hash_params(model.params())))
         fail(ErrorKind::runtime, "replicas diverged at step " + std::to_string(state.step));
-      if (state.max_steps && state.step >= state.max_steps) {
+      if (stop_signal || (state.max_steps && state.step >= state.max_steps)) {
+        stopped_by_signal = stop_signal;
         stop = true;
         break;
       }
@@ -361,6 +389,16 @@ int train_run(const TrainOptions& opts, World& world) {
     snapshot_write(model.params());
   }
   if (metrics) std::fclose(metrics);
+
+  if (stopped_by_signal) {
+    if (world.rank() == 0) {
+      std::fprintf(stderr, "digitnet-train: stopped by signal %d (%s) after step %llu%s%s; continue with --resume latest\n",
+                   stopped_by_signal, strsignal(stopped_by_signal), (unsigned long long)state.step,
+                   opts.checkpoint_dir.empty() ? " (no --checkpoint-dir: nothing saved)" : ", checkpoint ",
+                   opts.checkpoint_dir.empty() ? "" : (opts.checkpoint_dir + "/" + checkpoint_name(state.step)).c_str());
+    }
+    return kExitStoppedBySignal;
+  }
 
   if (world.rank() == 0) {
     const EpochRecord* last = state.history.empty() ? nullptr : &state.history.back();

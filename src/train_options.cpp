@@ -56,14 +56,15 @@ TrainOptions train_options_parse(int argc, const char* const* argv) {
   po::options_description output("Checkpoints and output");
   output.add_options()
       ("checkpoint-dir", po::value(&o.checkpoint_dir), "rank 0 writes ckpt-<step>.pb here after every epoch and at the end")
-      ("resume", po::value(&o.resume), "continue from a checkpoint: a file, a directory (its newest), or 'latest' (newest valid one in --checkpoint-dir)")
+      ("resume", po::value(&o.resume), "continue from a checkpoint: a file, a directory (its newest), 'latest' (newest valid one in --checkpoint-dir), or 'auto' (latest if there is one, else start fresh: for requeued jobs)")
       ("keep", po::value(&keep)->default_value(0), "keep only the newest K checkpoints (0 = keep all)")
       ("metrics", po::value(&o.metrics_path), "append a CSV row per epoch to this file")
       ("quiet", po::bool_switch(&o.quiet), "print only errors and the final summary");
   po::options_description parallel("Parallelism");
   parallel.add_options()
       ("threads", po::value(&o.threads)->default_value(0), "threads per rank (0 = cores of the node / ranks on it)")
-      ("check-replicas", po::bool_switch(&o.check_replicas), "verify after every step that all ranks hold bitwise equal parameters (debug)");
+      ("check-replicas", po::bool_switch(&o.check_replicas), "verify after every step that all ranks hold bitwise equal parameters (debug)")
+      ("collective-timeout", po::value(&o.collective_timeout)->default_value(o.collective_timeout, "300"), "seconds a rank may wait for the others in one collective before it ends the job (a dead or stuck rank); 0 = wait forever");
   po::options_description general("General");
   general.add_options()
       ("config", po::value(&config), "read options from this INI file (name = value); the command line wins")
@@ -117,8 +118,10 @@ TrainOptions train_options_parse(int argc, const char* const* argv) {
   if (!(o.adam.beta2 >= 0 && o.adam.beta2 < 1)) fail(ErrorKind::usage, "--beta2 must be in [0, 1)");
   if (!(o.adam.eps > 0) || !std::isfinite(o.adam.eps)) fail(ErrorKind::usage, "--eps must be a positive number");
   if (o.threads < 0) fail(ErrorKind::usage, "--threads must be 0 (automatic) or positive");
-  if (o.resume == "latest" && o.checkpoint_dir.empty())
-    fail(ErrorKind::usage, "--resume latest needs --checkpoint-dir");
+  if ((o.resume == "latest" || o.resume == "auto") && o.checkpoint_dir.empty())
+    fail(ErrorKind::usage, "--resume " + o.resume + " needs --checkpoint-dir");
+  if (!(o.collective_timeout >= 0) || !std::isfinite(o.collective_timeout))
+    fail(ErrorKind::usage, "--collective-timeout must be 0 (no limit) or a positive number of seconds");
   return o;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace digitnet {
@@ -30,8 +31,16 @@ class World {
   // Ends every rank of the job now, with this exit status.
   [[noreturn]] void abort(int status);
 
+  // Bounds every collective: a rank that waits longer than `seconds` in one
+  // (a peer is dead, stopped or stuck) says so and exits with status 5, and the
+  // launcher then ends the others. 0 turns the watchdog off (the default).
+  void set_collective_timeout(double seconds);
+
  private:
+  class Watchdog;
+  friend class CollectiveScope;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  std::unique_ptr<Watchdog> watchdog_;
 };
 
 }  // namespace digitnet

@@ -20,12 +20,13 @@ struct TrainOptions {
   LrSchedule lr_schedule = LrSchedule::cosine;
   uint64_t seed = 1;
   std::string checkpoint_dir;
-  std::string resume;         // path, directory or "latest"
+  std::string resume;         // path, directory, "latest" or "auto" (latest if any, else fresh)
   uint64_t max_steps = 0;     // 0 = no limit
   uint64_t keep = 0;          // newest checkpoints kept; 0 = all
   std::string metrics_path;
   int threads = 0;            // per rank; 0 = cores of the node / ranks on it
   bool check_replicas = false;
+  double collective_timeout = 300;  // seconds a rank may wait in one collective; 0 = forever
   bool quiet = false;
   bool help = false;
   std::string help_text;
@@ -35,6 +36,11 @@ struct TrainOptions {
 // Parses the command line (and --config FILE). Throws Error(usage) with a
 // one-line message on a bad option; sets help and help_text for --help.
 TrainOptions train_options_parse(int argc, const char* const* argv);
+
+// Exit status after a stop signal (SIGTERM, SIGUSR1, SIGINT): all ranks stopped
+// at the same step boundary and rank 0 wrote a checkpoint there; `--resume latest`
+// continues. 75 is EX_TEMPFAIL of sysexits.h: "try again later".
+constexpr int kExitStoppedBySignal = 75;
 
 // Runs training on this rank. Returns the exit status.
 int train_run(const TrainOptions& opts, World& world);

@@ -8,6 +8,8 @@ expect_error 2 '--lr must be a positive number' train --data "$DATA" --lr 0
 expect_error 2 '--epochs must be positive' train --data "$DATA" --epochs -3
 expect_error 2 '--batch-size must be positive' train --data "$DATA" --batch-size 0
 expect_error 2 '--hidden 512,x' train --data "$DATA" --hidden 512,x
+expect_error 2 '--collective-timeout must be 0' train --data "$DATA" --collective-timeout -1
+expect_error 2 '--resume auto needs --checkpoint-dir' train --data "$DATA" --resume auto
 expect_error 2 '--data DIR is required' train --epochs 1
 expect_error 2 'the argument .* is invalid|invalid' train --data "$DATA" --epochs many
 expect_error 2 '--batch-size 1 is smaller than the 2 ranks' mpi_train 2 --data "$DATA" --batch-size 1

@@ -5,7 +5,7 @@ train --help >"$TMP/help"
 for group in 'Data and model' 'Training' 'Checkpoints and output' 'Parallelism' 'General'; do
   grep -q "$group" "$TMP/help" || fail "--help lacks group '$group'"
 done
-for opt in --data --hidden --epochs --batch-size --lr --lr-schedule --seed --checkpoint-dir --resume --max-steps --metrics --config --threads --help; do
+for opt in --data --hidden --epochs --batch-size --lr --lr-schedule --seed --checkpoint-dir --resume --max-steps --metrics --config --threads --collective-timeout --help; do
   grep -q -- "$opt" "$TMP/help" || fail "--help lacks $opt"
 done
 score --help | grep -q -- '--json' || fail "digitnet-score --help lacks --json"

@@ -39,3 +39,13 @@ train --data "$DATA" --checkpoint-dir "$TMP/corrupt" --resume latest --max-steps
 grep -q 'warning: skipping .*ckpt-00001200.pb' "$TMP/warn" || fail "no warning about the corrupt checkpoint"
 [[ -f $TMP/corrupt/ckpt-00000851.pb ]] || fail "did not resume from the last good checkpoint"
 pass "corrupt newest checkpoint skipped"
+
+# --resume auto (what requeued jobs use): fresh when the directory has no
+# checkpoint, resumes when it has one.
+train --data "$DATA" --hidden 32 --epochs 1 --max-steps 10 --checkpoint-dir "$TMP/auto" --resume auto >"$TMP/auto1.log"
+grep -q "resumed from" "$TMP/auto1.log" && fail "--resume auto resumed from an empty directory"
+[[ -f "$TMP/auto/ckpt-00000010.pb" ]] || fail "--resume auto (fresh) wrote no checkpoint at step 10"
+train --data "$DATA" --epochs 1 --max-steps 20 --checkpoint-dir "$TMP/auto" --resume auto >"$TMP/auto2.log"
+grep -q "resumed from $TMP/auto/ckpt-00000010.pb" "$TMP/auto2.log" || fail "--resume auto did not resume"
+[[ -f "$TMP/auto/ckpt-00000020.pb" ]] || fail "--resume auto (resumed) did not reach step 20"
+pass "--resume auto: fresh start, then resume"
