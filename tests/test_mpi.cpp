@@ -64,6 +64,7 @@ TEST(Collectives, BroadcastMakesReplicasEqual) {
 
 TEST(Collectives, DisagreementIsDetectedNotHung) {
   // Ranks that disagree must make all_equal false on every rank, and return.
+  if (world->size() < 2) GTEST_SKIP() << "needs at least 2 ranks";
   EXPECT_FALSE(world->all_equal(world->rank() == world->size() - 1 ? 1u : 0u)) ;
   EXPECT_TRUE(world->all_equal(42u));
 }
