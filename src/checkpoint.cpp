@@ -93,7 +93,28 @@ std::string checkpoint_encode(const Snapshot& s) {
   t->set_world_size(s.world_size);
   t->set_train_count(s.train_count);
   t->set_max_steps(s.max_steps);
-  t->set_lr_schedule(lr_schedule_name(s.lr_schedule));
+  const Recipe& r = s.recipe;
+  t->set_lr_schedule(lr_schedule_name(r.lr_schedule));
+  t->set_warmup_epochs(r.warmup_epochs);
+  t->set_lr_step_epochs(r.lr_step_epochs);
+  t->set_lr_gamma(r.lr_gamma);
+  t->set_lr_ref_batch(r.lr_ref_batch);
+  t->set_clip_grad_norm(r.clip_grad_norm);
+  for (float d : r.reg.dropout) t->add_dropout(d);
+  t->set_label_smoothing(r.reg.label_smoothing);
+  auto* aug = t->mutable_augment();
+  aug->set_rotate_deg(r.augment.rotate_deg);
+  aug->set_scale(r.augment.scale);
+  aug->set_shear(r.augment.shear);
+  aug->set_translate(r.augment.translate);
+  aug->set_elastic_alpha(r.augment.elastic_alpha);
+  aug->set_elastic_sigma(r.augment.elastic_sigma);
+  t->set_eval_every(r.eval_every);
+  t->set_early_stop(r.early_stop);
+  t->set_preset(r.preset);
+  t->set_best_test_accuracy(s.best_test_accuracy);
+  t->set_best_step(s.best_step);
+  t->set_evals_since_best(s.evals_since_best);
   for (uint32_t h : s.shape.hidden) t->add_hidden(h);
 
   auto* a = ck.mutable_adam();
@@ -101,6 +122,7 @@ std::string checkpoint_encode(const Snapshot& s) {
   a->set_beta1(s.adam.beta1);
   a->set_beta2(s.adam.beta2);
   a->set_eps(s.adam.eps);
+  a->set_weight_decay(s.adam.weight_decay);
   a->set_step(s.adam_state.step);
   put(a->mutable_m(), s.adam_state.m.data(), s.adam_state.m.size());
   put(a->mutable_v(), s.adam_state.v.data(), s.adam_state.v.size());
@@ -190,12 +212,36 @@ Snapshot checkpoint_decode(const std::string& bytes, const std::string& name) {
   s.world_size = t.world_size();
   s.train_count = t.train_count();
   s.max_steps = t.max_steps();
-  if (t.lr_schedule() == "cosine") s.lr_schedule = LrSchedule::cosine;
-  else if (t.lr_schedule().empty() || t.lr_schedule() == "constant") s.lr_schedule = LrSchedule::constant;
+  Recipe& r = s.recipe;
+  if (t.lr_schedule() == "cosine") r.lr_schedule = LrSchedule::cosine;
+  else if (t.lr_schedule() == "step") r.lr_schedule = LrSchedule::step;
+  else if (t.lr_schedule().empty() || t.lr_schedule() == "constant") r.lr_schedule = LrSchedule::constant;
   else bad(name, "unknown learning-rate schedule '" + t.lr_schedule() + "'");
+  r.warmup_epochs = t.warmup_epochs();
+  r.lr_step_epochs = t.lr_step_epochs();
+  r.lr_gamma = t.lr_gamma();
+  r.lr_ref_batch = t.lr_ref_batch();
+  r.clip_grad_norm = t.clip_grad_norm();
+  r.reg.dropout.assign(t.dropout().begin(), t.dropout().end());
+  r.reg.label_smoothing = t.label_smoothing();
+  r.augment.rotate_deg = t.augment().rotate_deg();
+  r.augment.scale = t.augment().scale();
+  r.augment.shear = t.augment().shear();
+  r.augment.translate = t.augment().translate();
+  r.augment.elastic_alpha = t.augment().elastic_alpha();
+  r.augment.elastic_sigma = t.augment().elastic_sigma();
+  r.eval_every = std::max<uint64_t>(1, t.eval_every());
+  r.early_stop = t.early_stop();
+  r.preset = t.preset();
+  s.best_test_accuracy = t.best_test_accuracy();
+  s.best_step = t.best_step();
+  s.evals_since_best = t.evals_since_best();
+  for (float d : r.reg.dropout)
+    if (!(d >= 0 && d < 1)) bad(name, "invalid dropout rate");
+  if (!(r.reg.label_smoothing >= 0 && r.reg.label_smoothing < 1)) bad(name, "invalid label smoothing");
 
   const auto& a = ck.adam();
-  s.adam = AdamConfig{a.lr(), a.beta1(), a.beta2(), a.eps()};
+  s.adam = AdamConfig{a.lr(), a.beta1(), a.beta2(), a.eps(), a.weight_decay()};
   s.adam_state.step = a.step();
   if (a.m_size() != 0 || a.v_size() != 0) {
     if (size_t(a.m_size()) != s.params.size() || size_t(a.v_size()) != s.params.size())

@@ -117,6 +117,13 @@ Dataset dataset_load(const std::string& images_path, const std::string& labels_p
   return ds;
 }
 
+void dataset_truncate(Dataset& ds, size_t count) {
+  if (count >= ds.count) return;
+  ds.count = count;
+  ds.images.resize(count * ds.features());
+  ds.labels.resize(count);
+}
+
 Dataset dataset_load_split(const std::string& dir, const std::string& split) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

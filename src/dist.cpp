@@ -108,6 +108,16 @@ void allreduce_chunks(T* data, size_t n, MPI_Datatype type, MPI_Op op) {
 
 }  // namespace
 
+std::string launch_problem() {
+  // srun sets SLURM_STEP_NUM_TASKS in every task; with --mpi=pmix it also sets
+  // PMIX_RANK. Ranks under mpirun have PMIX_RANK (and no SLURM_STEP_NUM_TASKS).
+  const char* tasks = std::getenv("SLURM_STEP_NUM_TASKS");
+  if (!tasks || std::getenv("PMIX_RANK") || std::getenv("OMPI_COMM_WORLD_SIZE")) return "";
+  const char* plugin = std::getenv("SLURM_MPI_TYPE");
+  return std::string("srun started ") + tasks + " task(s) without PMIx (--mpi=" + (plugin ? plugin : "none") +
+         "): launch with srun --mpi=pmix (or mpirun inside the allocation)";
+}
+
 World::World(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);

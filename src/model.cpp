@@ -66,6 +66,7 @@ void Mlp::ensure_batch(size_t n) {
   size_t widest = 0;
   for (size_t l = 0; l < layout_.size(); ++l) {
     acts_[l].resize(n * layout_[l].out);
+    if (l < drop_.size()) drop_[l].resize(n * layout_[l].out);
     widest = std::max({widest, layout_[l].in, layout_[l].out});
   }
   diff_a_.resize(n * widest);
@@ -73,28 +74,62 @@ void Mlp::ensure_batch(size_t n) {
   capacity_ = n;
 }
 
+void dropout_factors(const DropoutDraw& draw, size_t position, size_t layer, size_t width, float rate, float* out) {
+  Rng rng(seed_derive(draw.seed ^ 0x44524f50ULL /* "DROP" */, draw.step, position * 64 + layer));
+  const float keep = 1.f / (1.f - rate);
+  // 16-bit uniforms, four per draw: the rate is used to 1/65536.
+  const uint32_t threshold = uint32_t(std::lround(double(rate) * 65536.0));
+  for (size_t u = 0; u < width; u += 4) {
+    uint64_t r = rng.next();
+    for (size_t k = u; k < std::min(width, u + 4); ++k, r >>= 16) out[k] = (uint32_t(r & 0xffff) < threshold) ? 0.f : keep;
+  }
+}
+
+void Mlp::set_regularization(const Regularization& reg) {
+  reg_ = reg;
+  reg_.dropout.resize(shape_.hidden.size(), 0.f);
+  drop_.assign(shape_.hidden.size(), {});
+  capacity_ = 0;  // re-size the buffers, dropout factors included
+}
+
 // x (n, inputs) -> acts_[l] (n, widths[l+1]) for every layer; the last holds the logits.
-void Mlp::forward(const float* x, size_t n) {
+// With a draw, each hidden layer's output is multiplied by its dropout factors.
+void Mlp::forward(const float* x, size_t n, const DropoutDraw* draw) {
   ensure_batch(n);
   const float* src = x;
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerSlice& s = layout_[l];
-    layers_[l].forward(n, src, &params_[s.weight_offset], &params_[s.bias_offset], acts_[l].data());
-    src = acts_[l].data();
+    float* dst = acts_[l].data();
+    layers_[l].forward(n, src, &params_[s.weight_offset], &params_[s.bias_offset], dst);
+    if (draw && l < reg_.dropout.size() && reg_.dropout[l] > 0) {
+      float* f = drop_[l].data();
+#pragma omp parallel for schedule(static)
+      for (size_t b = 0; b < n; ++b) dropout_factors(*draw, draw->first_position + b, l, s.out, reg_.dropout[l], f + b * s.out);
+#pragma omp parallel for simd schedule(static)
+      for (size_t i = 0; i < n * s.out; ++i) dst[i] *= f[i];
+    }
+    src = dst;
   }
 }
 
-double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct) {
+double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
+                      const DropoutDraw* draw) {
   if (n == 0) {  // a rank without samples in this batch contributes zero
     std::fill(grads_.begin(), grads_.end(), 0.f);
     return 0.0;
   }
-  forward(x, n);
+  forward(x, n, draw);
   float* diff = diff_a_.data();   // gradient w.r.t. the current layer's output
   float* spare = diff_b_.data();  // receives the gradient w.r.t. its input
-  const double loss = softmax_xent(acts_.back().data(), labels, n, shape_.classes, scale, diff, nullptr, correct);
+  const double loss = softmax_xent(acts_.back().data(), labels, n, shape_.classes, scale, diff, nullptr, correct,
+                                   reg_.label_smoothing);
   for (size_t l = layers_.size(); l-- > 0;) {
     const LayerSlice& s = layout_[l];
+    if (draw && l < reg_.dropout.size() && reg_.dropout[l] > 0) {  // through the dropout factors
+      const float* f = drop_[l].data();
+#pragma omp parallel for simd schedule(static)
+      for (size_t i = 0; i < n * s.out; ++i) diff[i] *= f[i];
+    }
     const float* src = l == 0 ? x : acts_[l - 1].data();
     layers_[l].backward(n, src, &params_[s.weight_offset], acts_[l].data(), diff, l == 0 ? nullptr : spare,
                         &grads_[s.weight_offset], &grads_[s.bias_offset]);
@@ -165,19 +200,29 @@ void reference_dense_backward(size_t batch, size_t in, size_t out, bool relu, co
 }
 
 double reference_loss_grad(const MlpShape& shape, const double* params, const double* x, const int32_t* labels,
-                           size_t n, double scale, double* grads) {
+                           size_t n, double scale, double* grads, const Regularization& reg, const DropoutDraw* draw) {
   const auto layout = mlp_layout(shape);
-  std::vector<std::vector<double>> acts(layout.size());
+  std::vector<std::vector<double>> acts(layout.size()), drop(layout.size());
   const double* src = x;
   for (size_t l = 0; l < layout.size(); ++l) {
     const LayerSlice& s = layout[l];
     acts[l].resize(n * s.out);
     reference_dense_forward(n, s.in, s.out, l + 1 < layout.size(), src, params + s.weight_offset,
                             params + s.bias_offset, acts[l].data());
+    if (draw && l + 1 < layout.size() && l < reg.dropout.size() && reg.dropout[l] > 0) {
+      std::vector<float> f(s.out);
+      drop[l].resize(n * s.out);
+      for (size_t b = 0; b < n; ++b) {
+        dropout_factors(*draw, draw->first_position + b, l, s.out, reg.dropout[l], f.data());
+        for (size_t u = 0; u < s.out; ++u) drop[l][b * s.out + u] = f[u];
+      }
+      for (size_t i = 0; i < n * s.out; ++i) acts[l][i] *= drop[l][i];
+    }
     src = acts[l].data();
   }
-  // softmax cross-entropy; diff = scale * (p - onehot)
+  // softmax cross-entropy against the smoothed target; diff = scale * (p - target)
   const size_t C = shape.classes;
+  const double eps = reg.label_smoothing, off = eps / double(C), on = 1.0 - eps + off;
   std::vector<double> diff(n * C);
   double loss = 0;
   for (size_t b = 0; b < n; ++b) {
@@ -185,13 +230,17 @@ double reference_loss_grad(const MlpShape& shape, const double* params, const do
     const double zmax = *std::max_element(z, z + C);
     double sum = 0;
     for (size_t c = 0; c < C; ++c) sum += std::exp(z[c] - zmax);
-    loss += std::log(sum) - (z[labels[b]] - zmax);
-    for (size_t c = 0; c < C; ++c)
-      diff[b * C + c] = scale * (std::exp(z[c] - zmax) / sum - (int32_t(c) == labels[b] ? 1.0 : 0.0));
+    for (size_t c = 0; c < C; ++c) {
+      const double target = int32_t(c) == labels[b] ? on : off;
+      loss += target * (std::log(sum) - (z[c] - zmax));
+      diff[b * C + c] = scale * (std::exp(z[c] - zmax) / sum - target);
+    }
   }
   if (!grads) return loss;
   for (size_t l = layout.size(); l-- > 0;) {
     const LayerSlice& s = layout[l];
+    if (!drop[l].empty())
+      for (size_t i = 0; i < n * s.out; ++i) diff[i] *= drop[l][i];
     std::vector<double> diff_src(l ? n * s.in : 0);
     reference_dense_backward(n, s.in, s.out, l + 1 < layout.size(), l ? acts[l - 1].data() : x,
                              params + s.weight_offset, acts[l].data(), diff.data(), l ? diff_src.data() : nullptr,

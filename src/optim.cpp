@@ -7,23 +7,25 @@
 
 namespace digitnet {
 
-LrSchedule lr_schedule_parse(const std::string& name) {
-  if (name == "constant") return LrSchedule::constant;
-  if (name == "cosine") return LrSchedule::cosine;
-  fail(ErrorKind::usage, "--lr-schedule " + name + ": expected constant or cosine");
+namespace {
+
+// The update of one contiguous range; decay_factor 1 leaves p * 1 = p exactly.
+void adam_range(float* p, const float* g, float* m, float* v, size_t n, float b1, float b2, float one_minus_b1,
+                float one_minus_b2, float step_size, float inv_sqrt_c2, float eps, float decay_factor) {
+  // Element-wise and order-independent: threads cannot change the result.
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    m[i] = b1 * m[i] + one_minus_b1 * gi;
+    v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
+    p[i] = p[i] * decay_factor - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
+  }
 }
 
-std::string lr_schedule_name(LrSchedule schedule) {
-  return schedule == LrSchedule::cosine ? "cosine" : "constant";
-}
+}  // namespace
 
-double lr_at(LrSchedule schedule, double lr, uint64_t step, uint64_t total) {
-  if (schedule == LrSchedule::constant || total == 0) return lr;
-  const double progress = std::min(1.0, double(step) / double(total));
-  return lr * 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
-}
-
-void adam_step(const AdamConfig& cfg, AdamState& s, float* params, const float* grads, size_t n) {
+void adam_step(const AdamConfig& cfg, AdamState& s, float* params, const float* grads, size_t n,
+               const DecayRanges& decayed) {
   s.step += 1;
   // Bias corrections in double, folded into one step size and one epsilon:
   // p -= lr * m̂ / (sqrt(v̂) + eps) with m̂ = m / c1, v̂ = v / c2.
@@ -35,16 +37,83 @@ void adam_step(const AdamConfig& cfg, AdamState& s, float* params, const float* 
   // that would be off by 1.3e-5 relative from the 1 - beta2 of the bias correction.
   const float b1 = float(cfg.beta1), b2 = float(cfg.beta2), eps = float(cfg.eps);
   const float one_minus_b1 = float(1.0 - cfg.beta1), one_minus_b2 = float(1.0 - cfg.beta2);
-  float* m = s.m.data();
-  float* v = s.v.data();
-  // Element-wise and order-independent: threads cannot change the result.
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; ++i) {
-    const float g = grads[i];
-    m[i] = b1 * m[i] + one_minus_b1 * g;
-    v[i] = b2 * v[i] + one_minus_b2 * g * g;
-    params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
+  const float decay = float(1.0 - cfg.lr * cfg.weight_decay);
+  auto run = [&](size_t begin, size_t end, float factor) {
+    if (end > begin)
+      adam_range(params + begin, grads + begin, s.m.data() + begin, s.v.data() + begin, end - begin, b1, b2,
+                 one_minus_b1, one_minus_b2, step_size, inv_sqrt_c2, eps, factor);
+  };
+  if (cfg.weight_decay == 0 || decayed.empty()) {
+    run(0, n, 1.f);
+    return;
   }
+  // Decayed ranges in order, the gaps between them undecayed.
+  DecayRanges ranges = decayed;
+  std::sort(ranges.begin(), ranges.end());
+  size_t at = 0;
+  for (const auto& r : ranges) {
+    const size_t begin = std::clamp(r.first, at, n), end = std::clamp(r.second, begin, n);
+    run(at, begin, 1.f);
+    run(begin, end, decay);
+    at = end;
+  }
+  run(at, n, 1.f);
+}
+
+LrSchedule lr_schedule_parse(const std::string& name) {
+  if (name == "constant") return LrSchedule::constant;
+  if (name == "cosine") return LrSchedule::cosine;
+  if (name == "step") return LrSchedule::step;
+  fail(ErrorKind::usage, "--lr-schedule " + name + ": expected constant, cosine or step");
+}
+
+std::string lr_schedule_name(LrSchedule schedule) {
+  switch (schedule) {
+    case LrSchedule::cosine: return "cosine";
+    case LrSchedule::step: return "step";
+    default: return "constant";
+  }
+}
+
+double lr_at(const LrPlan& plan, uint64_t step) {
+  if (step < plan.warmup_steps) return plan.lr * double(step + 1) / double(plan.warmup_steps);
+  switch (plan.schedule) {
+    case LrSchedule::cosine: {
+      if (plan.total_steps <= plan.warmup_steps) return plan.lr;
+      const double progress =
+          std::min(1.0, double(step - plan.warmup_steps) / double(plan.total_steps - plan.warmup_steps));
+      return plan.lr * 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
+    }
+    case LrSchedule::step:
+      return plan.step_every ? plan.lr * std::pow(plan.gamma, double(step / plan.step_every)) : plan.lr;
+    default:
+      return plan.lr;
+  }
+}
+
+double global_norm(const float* g, size_t n) {
+  constexpr size_t kBlock = 4096;
+  const size_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> partial(blocks);
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < blocks; ++b) {
+    double sum = 0;
+    for (size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) sum += double(g[i]) * g[i];
+    partial[b] = sum;
+  }
+  double total = 0;
+  for (double p : partial) total += p;
+  return std::sqrt(total);
+}
+
+double clip_by_global_norm(float* g, size_t n, double max_norm) {
+  const double norm = global_norm(g, n);
+  if (max_norm > 0 && norm > max_norm) {
+    const float factor = float(max_norm / norm);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; ++i) g[i] *= factor;
+  }
+  return norm;
 }
 
 }  // namespace digitnet

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <thread>
 
+#include "digitnet/augment.hpp"
 #include "digitnet/checkpoint.hpp"
 #include "digitnet/data.hpp"
 #include "digitnet/dist.hpp"
@@ -144,6 +145,7 @@ Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
   Setup su;
   su.train = dataset_load_split(opts.data_dir, "train");
   su.test = dataset_load_split(opts.data_dir, "t10k");
+  if (opts.train_limit) dataset_truncate(su.train, opts.train_limit);
   const Dataset& train = su.train;
   const Dataset& test = su.test;
   if (test.rows != train.rows || test.cols != train.cols)
@@ -162,16 +164,14 @@ Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
   if (resume) {
     MlpShape wanted{uint32_t(train.features()), opts.hidden, train.num_classes};
     state = resume_load(opts, speak, resumed_from);
+    // A run on the first N samples continues on them unless told otherwise.
+    if (!opts.given.count("train-limit") && state.train_count) dataset_truncate(su.train, state.train_count);
     resume_check(opts, state, wanted, train, resumed_from);
     // Settings not given now continue as recorded; lr and the like may be changed on purpose.
     if (!opts.given.count("epochs")) state.epochs = std::max<uint64_t>(state.epochs, 1);
     else state.epochs = opts.epochs;
     state.max_steps = opts.max_steps;  // a limit of this invocation, not of the run
-    if (opts.given.count("lr")) state.adam.lr = opts.adam.lr;
-    if (opts.given.count("lr-schedule")) state.lr_schedule = opts.lr_schedule;
-    if (opts.given.count("beta1")) state.adam.beta1 = opts.adam.beta1;
-    if (opts.given.count("beta2")) state.adam.beta2 = opts.adam.beta2;
-    if (opts.given.count("eps")) state.adam.eps = opts.adam.eps;
+    recipe_override(opts, state.recipe, state.adam);
   } else {
     state.shape = MlpShape{uint32_t(train.features()), opts.hidden, train.num_classes};
     state.rows = train.rows;
@@ -183,7 +183,7 @@ Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
     state.max_steps = opts.max_steps;
     state.train_count = train.count;
     state.adam = opts.adam;
-    state.lr_schedule = opts.lr_schedule;
+    state.recipe = opts.recipe;
     state.params.resize(state.shape.num_params());
     mlp_init(state.shape, state.seed, state.params.data());
     state.adam_state.reset(state.params.size());
@@ -219,6 +219,7 @@ int agree_on_failure(World& world, const Error* error) {
 }  // namespace
 
 int train_run(const TrainOptions& opts, World& world) {
+  stop_signals_install();  // first: a signal during the data loading stops at the first step
   const bool speak = world.rank() == 0 && !opts.quiet;
   const int threads = threads_per_rank(opts.threads, world);
   omp_set_num_threads(threads);
@@ -240,18 +241,23 @@ int train_run(const TrainOptions& opts, World& world) {
   const std::string& resumed_from = su.resumed_from;
   state.threads = uint32_t(threads);
   world.set_collective_timeout(opts.collective_timeout);
-  stop_signals_install();
 
   Mlp model(state.shape);
   model.params() = state.params;
   // Rank 0's parameters are the truth: replicas start bitwise equal whatever happened before.
   world.broadcast(model.params().data(), model.params().size(), 0);
   AdamState& adam = state.adam_state;
+  const Recipe& recipe = state.recipe;
+  model.set_regularization(recipe.reg);
+  const Augmenter augmenter(recipe.augment);
 
   const size_t N = train.count, B = state.batch_size, W = size_t(world.size());
   const size_t steps = steps_per_epoch(N, B);
   const size_t features = train.features();
   const Range test_shard = shard_range(test.count, world.size(), world.rank());
+  const LrPlan lr_plan = recipe_lr_plan(recipe, state.adam.lr, B, steps, state.epochs);
+  DecayRanges decayed;  // weight decay on weights, not on biases
+  for (const LayerSlice& l : mlp_layout(state.shape)) decayed.emplace_back(l.weight_offset, l.bias_offset);
 
   auto snapshot_write = [&](const std::vector<float>& params) {
     if (world.rank() != 0 || opts.checkpoint_dir.empty()) return;
@@ -260,6 +266,11 @@ int train_run(const TrainOptions& opts, World& world) {
     const std::string path = opts.checkpoint_dir + "/" + checkpoint_name(state.step);
     checkpoint_save(path, state);
     checkpoint_prune(opts.checkpoint_dir, opts.keep);
+  };
+  auto best_write = [&](const std::vector<float>& params) {  // best.pb: the best evaluation so far
+    if (world.rank() != 0 || opts.checkpoint_dir.empty()) return;
+    state.params = params;
+    checkpoint_save(opts.checkpoint_dir + "/best.pb", state);
   };
 
   FILE* metrics = nullptr;
@@ -276,8 +287,9 @@ int train_run(const TrainOptions& opts, World& world) {
                 W, W > 1 ? "s" : "", threads, threads > 1 ? "s" : "", state.shape.str().c_str(),
                 state.shape.num_params(), N, test.count, train.rows, train.cols);
     std::printf("digitnet-train: global batch %zu (%zu-%zu per rank), %zu steps/epoch, %llu epochs, Adam lr %g (%s), seed %llu\n",
-                B, B / W, (B + W - 1) / W, steps, (unsigned long long)state.epochs, state.adam.lr,
-                lr_schedule_name(state.lr_schedule).c_str(), (unsigned long long)state.seed);
+                B, B / W, (B + W - 1) / W, steps, (unsigned long long)state.epochs, lr_plan.lr,
+                lr_schedule_name(recipe.lr_schedule).c_str(), (unsigned long long)state.seed);
+    if (!recipe.preset.empty()) std::printf("digitnet-train: preset %s\n", recipe.preset.c_str());
     if (!resumed_from.empty())
       std::printf("digitnet-train: resumed from %s at step %llu (epoch %llu, step %llu of it)\n", resumed_from.c_str(),
                   (unsigned long long)state.step, (unsigned long long)state.epoch + 1,
@@ -307,10 +319,15 @@ int train_run(const TrainOptions& opts, World& world) {
       const Range batch = batch_range(N, B, s);
       const Range mine = shard_range(batch.size(), world.size(), world.rank());
       std::copy(perm.begin() + long(batch.begin + mine.begin), perm.begin() + long(batch.begin + mine.end), idx.begin());
-      batch_gather(train, state.input, idx.data(), mine.size(), x.data(), labels.data());
+      if (recipe.augment.enabled())  // distortions depend on (seed, epoch, sample), not on the rank
+        batch_gather_augmented(train, state.input, augmenter, state.seed, state.epoch, idx.data(), mine.size(),
+                               x.data(), labels.data());
+      else
+        batch_gather(train, state.input, idx.data(), mine.size(), x.data(), labels.data());
 
       // forward, loss, backward: gradient of the mean loss over the GLOBAL batch
-      sums.loss += model.loss_grad(x.data(), labels.data(), mine.size(), 1.f / float(batch.size()), &sums.correct);
+      const DropoutDraw draw{state.seed, state.step, mine.begin};
+      sums.loss += model.loss_grad(x.data(), labels.data(), mine.size(), 1.f / float(batch.size()), &sums.correct, &draw);
       sums.count += mine.size();
 
       // sum the ranks' shares -> the exact mean gradient on every rank
@@ -323,9 +340,11 @@ int train_run(const TrainOptions& opts, World& world) {
       const int stop_signal = W > 1 ? int(world.allreduce_max(uint64_t(stop_signal_received()))) : stop_signal_received();
 
       // identical Adam step on every rank, at the schedule's rate for this step
+      if (recipe.clip_grad_norm > 0)  // the same gradient on every rank, so the same factor
+        clip_by_global_norm(model.grads().data(), model.grads().size(), recipe.clip_grad_norm);
       AdamConfig step_cfg = state.adam;
-      step_cfg.lr = lr_at(state.lr_schedule, state.adam.lr, state.step, state.epochs * steps);
-      adam_step(step_cfg, adam, model.params().data(), model.grads().data(), model.params().size());
+      step_cfg.lr = lr_at(lr_plan, state.step);
+      adam_step(step_cfg, adam, model.params().data(), model.grads().data(), model.params().size(), decayed);
       ++state.step;
       state.step_in_epoch = s + 1;
       epoch_samples += batch.size();
@@ -344,8 +363,14 @@ int train_run(const TrainOptions& opts, World& world) {
       ++state.epoch;
       state.step_in_epoch = 0;
     }
-    // epoch metrics: train sums and the sharded test evaluation, reduced
-    EvalResult eval = model.evaluate(test, state.input, test_shard);
+    // Epoch metrics: train sums and the sharded test evaluation, reduced. The
+    // test set is scored every eval_every epochs, at the end, and at --max-steps;
+    // not after a stop signal (a preempted job should leave quickly).
+    const bool last_epoch = state.epoch >= state.epochs;
+    const bool evaluate = (epoch_done && (state.epoch % recipe.eval_every == 0 || last_epoch)) ||
+                          (stop && !stopped_by_signal);
+    EvalResult eval(state.shape.classes);
+    if (evaluate) eval = model.evaluate(test, state.input, test_shard);
     double dsum[2] = {sums.loss, eval.loss_sum};
     uint64_t usum[3] = {sums.correct, sums.count, eval.correct};
     world.allreduce_sum(dsum, 2);
@@ -359,12 +384,26 @@ int train_run(const TrainOptions& opts, World& world) {
     rec.step = state.step;
     rec.train_loss = usum[1] ? dsum[0] / double(usum[1]) : 0;
     rec.train_accuracy = usum[1] ? double(usum[0]) / double(usum[1]) : 0;
-    rec.test_loss = dsum[1] / double(test.count);
-    rec.test_accuracy = double(usum[2]) / double(test.count);
+    rec.test_loss = evaluate ? dsum[1] / double(test.count) : std::nan("");
+    rec.test_accuracy = evaluate ? double(usum[2]) / double(test.count) : std::nan("");
     rec.seconds = seconds;
     rec.samples_per_second = double(epoch_samples) / seconds;
     rec.allreduce_fraction = allreduce_seconds / seconds;
     state.history.push_back(rec);
+
+    // The best evaluation so far is kept as best.pb; early stop counts evaluations since.
+    bool improved = false;
+    if (evaluate) {
+      improved = rec.test_accuracy > state.best_test_accuracy;
+      if (improved) {
+        state.best_test_accuracy = rec.test_accuracy;
+        state.best_step = state.step;
+        state.evals_since_best = 0;
+      } else {
+        ++state.evals_since_best;
+      }
+    }
+    const bool early_stop = recipe.early_stop && state.evals_since_best >= recipe.early_stop && !last_epoch;
 
     if (world.rank() == 0) {
       if (speak) {
@@ -372,21 +411,31 @@ int train_run(const TrainOptions& opts, World& world) {
         const double total_steps = double(state.max_steps ? std::min<uint64_t>(state.max_steps, state.epochs * steps)
                                                           : state.epochs * steps);
         const double left = done > 0 ? seconds_since(run_start) / done * (total_steps - double(state.step)) : 0;
-        std::printf("epoch %3llu/%llu  step %7llu  loss %.4f  train %6.2f%%  test %6.2f%%  %5.2f s  %8.0f samples/s  allreduce %4.1f%%  left %s%s\n",
+        char test_text[16] = "     -";
+        if (evaluate) std::snprintf(test_text, sizeof test_text, "%6.2f%%", 100 * rec.test_accuracy);
+        std::printf("epoch %3llu/%llu  step %7llu  loss %.4f  train %6.2f%%  test %s  %5.2f s  %8.0f samples/s  allreduce %4.1f%%  left %s%s\n",
                     (unsigned long long)(epoch_done ? state.epoch : state.epoch + 1), (unsigned long long)state.epochs,
-                    (unsigned long long)state.step, rec.train_loss, 100 * rec.train_accuracy, 100 * rec.test_accuracy,
+                    (unsigned long long)state.step, rec.train_loss, 100 * rec.train_accuracy, test_text,
                     seconds, rec.samples_per_second, 100 * rec.allreduce_fraction, fmt_duration(std::max(0.0, left)).c_str(),
                     epoch_done ? "" : "  (stopped inside the epoch)");
         std::fflush(stdout);
       }
-      if (metrics) {
-        std::fprintf(metrics, "%llu,%llu,%.6f,%.6f,%.6f,%.6f,%.4f,%.1f,%.4f\n", (unsigned long long)rec.epoch,
-                     (unsigned long long)rec.step, rec.train_loss, rec.train_accuracy, rec.test_loss,
-                     rec.test_accuracy, rec.seconds, rec.samples_per_second, rec.allreduce_fraction);
+      if (metrics) {  // test columns stay empty for epochs without an evaluation
+        char test_cols[64] = ",";
+        if (evaluate) std::snprintf(test_cols, sizeof test_cols, "%.6f,%.6f", rec.test_loss, rec.test_accuracy);
+        std::fprintf(metrics, "%llu,%llu,%.6f,%.6f,%s,%.4f,%.1f,%.4f\n", (unsigned long long)rec.epoch,
+                     (unsigned long long)rec.step, rec.train_loss, rec.train_accuracy, test_cols, rec.seconds,
+                     rec.samples_per_second, rec.allreduce_fraction);
         std::fflush(metrics);
       }
+      if (early_stop && !opts.quiet)
+        std::printf("digitnet-train: early stop: no better test accuracy in %llu evaluations (best %.2f%% at step %llu)\n",
+                    (unsigned long long)state.evals_since_best, 100 * state.best_test_accuracy,
+                    (unsigned long long)state.best_step);
     }
     snapshot_write(model.params());
+    if (improved) best_write(model.params());
+    if (early_stop) stop = true;
   }
   if (metrics) std::fclose(metrics);
 
@@ -401,7 +450,9 @@ int train_run(const TrainOptions& opts, World& world) {
   }
 
   if (world.rank() == 0) {
-    const EpochRecord* last = state.history.empty() ? nullptr : &state.history.back();
+    const EpochRecord* last = nullptr;  // the last evaluated epoch
+    for (const EpochRecord& r : state.history)
+      if (!std::isnan(r.test_accuracy)) last = &r;
     std::printf("digitnet-train: done: step %llu, epoch %llu/%llu, test accuracy %.2f%%, %.1f s%s%s\n",
                 (unsigned long long)state.step, (unsigned long long)state.epoch, (unsigned long long)state.epochs,
                 last ? 100 * last->test_accuracy : 0.0, seconds_since(run_start),

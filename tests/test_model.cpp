@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -254,4 +256,129 @@ TEST(Eval, ConfusionPrecisionRecall) {
   EXPECT_DOUBLE_EQ(r.precision(0), 0.5);
   EXPECT_DOUBLE_EQ(r.recall(1), 2.0 / 3.0);
   EXPECT_NEAR(r.loss(), -(std::log(0.9) + std::log(0.8) + std::log(0.4) + std::log(0.7)) / 4, 1e-6);
+}
+
+// ---------------------------------------------------------------- regularisation
+
+TEST(Regularization, DropoutAndLabelSmoothingGradientMatchesCentralDifferences) {
+  // With a fixed draw the dropout mask is a constant of the function, so the
+  // reference gradient must still match finite differences of the reference loss.
+  const MlpShape shape{7, {6, 5}, 4};
+  const size_t n = 3;
+  const auto y = random_labels(n, shape.classes, 12);
+  Regularization reg;
+  reg.dropout = {0.3f, 0.5f};
+  reg.label_smoothing = 0.1f;
+  const DropoutDraw draw{77, 5, 10};
+  std::vector<double> p, x;
+  for (uint64_t seed = 1;; ++seed) {
+    p = random_vec(shape.num_params(), 300 + seed, 0.7);
+    x = random_vec(n * shape.inputs, 400 + seed);
+    if (min_abs_preactivation(shape, p, x, n) > 1e-3) break;
+  }
+  const double scale = 1.0 / n;
+  std::vector<double> grad(p.size());
+  reference_loss_grad(shape, p.data(), x.data(), y.data(), n, scale, grad.data(), reg, &draw);
+  const double h = std::cbrt(std::numeric_limits<double>::epsilon());
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double keep = p[i];
+    p[i] = keep + h;
+    const double up = scale * reference_loss_grad(shape, p.data(), x.data(), y.data(), n, scale, nullptr, reg, &draw);
+    p[i] = keep - h;
+    const double down = scale * reference_loss_grad(shape, p.data(), x.data(), y.data(), n, scale, nullptr, reg, &draw);
+    p[i] = keep;
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(grad[i], numeric, 1e-7 + 1e-6 * std::fabs(numeric)) << "parameter " << i;
+  }
+  // The regularisation did something: the gradient differs from the plain one.
+  std::vector<double> plain(p.size());
+  reference_loss_grad(shape, p.data(), x.data(), y.data(), n, scale, plain.data());
+  EXPECT_GT(rel_err(grad, plain), 1e-2);
+}
+
+TEST(Regularization, OneDnnModelMatchesReferenceWithDropoutAndSmoothing) {
+  const MlpShape shape{33, {17, 9}, 5};
+  const size_t n = 13;
+  Regularization reg;
+  reg.dropout = {0.2f, 0.4f};
+  reg.label_smoothing = 0.05f;
+  const DropoutDraw draw{3, 41, 100};
+  const auto pd = random_vec(shape.num_params(), 21, 0.5);
+  const auto xd = random_vec(n * shape.inputs, 22);
+  const auto y = random_labels(n, shape.classes, 23);
+  Mlp model(shape);
+  model.set_regularization(reg);
+  for (size_t i = 0; i < pd.size(); ++i) model.params()[i] = float(pd[i]);
+  std::vector<float> x(xd.begin(), xd.end());
+  std::vector<double> pr(model.params().begin(), model.params().end()), xr(x.begin(), x.end());
+  const float scale = 1.f / n;
+  const double loss = model.loss_grad(x.data(), y.data(), n, scale, nullptr, &draw);
+  std::vector<double> grad_ref(pd.size());
+  const double loss_ref = reference_loss_grad(shape, pr.data(), xr.data(), y.data(), n, scale, grad_ref.data(), reg, &draw);
+  EXPECT_NEAR(loss, loss_ref, 1e-4 * std::fabs(loss_ref));
+  std::vector<double> grad(model.grads().begin(), model.grads().end());
+  EXPECT_LT(rel_err(grad, grad_ref), 1e-4);
+}
+
+TEST(Regularization, DropoutIsOffAtEvaluationAndWithoutADraw) {
+  const MlpShape shape{20, {16}, 3};
+  const auto pd = random_vec(shape.num_params(), 31, 0.5);
+  const auto xd = random_vec(4 * shape.inputs, 32);
+  std::vector<float> x(xd.begin(), xd.end());
+  const auto y = random_labels(4, shape.classes, 33);
+  Mlp plain(shape), dropped(shape);
+  Regularization reg;
+  reg.dropout = {0.5f};
+  dropped.set_regularization(reg);
+  for (size_t i = 0; i < pd.size(); ++i) plain.params()[i] = dropped.params()[i] = float(pd[i]);
+  std::vector<float> p1(4 * 3), p2(4 * 3);
+  plain.predict(x.data(), 4, p1.data());
+  dropped.predict(x.data(), 4, p2.data());
+  EXPECT_EQ(0, std::memcmp(p1.data(), p2.data(), p1.size() * sizeof(float))) << "predict applied dropout";
+  const double l1 = plain.loss_grad(x.data(), y.data(), 4, 1.f, nullptr);
+  const double l2 = dropped.loss_grad(x.data(), y.data(), 4, 1.f, nullptr);  // no draw: no dropout
+  EXPECT_EQ(l1, l2);
+  const DropoutDraw draw{1, 0, 0};
+  EXPECT_NE(l1, dropped.loss_grad(x.data(), y.data(), 4, 1.f, nullptr, &draw)) << "the draw changed nothing";
+}
+
+TEST(Regularization, DropoutFactorsKeepTheExpectationAndDependOnPositionOnly) {
+  // Inverted dropout: factors are 0 or 1/(1-p), a fraction p of zeros, mean 1.
+  const size_t width = 1000, samples = 200;
+  const float rate = 0.3f;
+  std::vector<float> f(width);
+  double sum = 0, zeros = 0;
+  for (size_t pos = 0; pos < samples; ++pos) {
+    dropout_factors({9, 4, 0}, pos, 1, width, rate, f.data());
+    for (float v : f) {
+      ASSERT_TRUE(v == 0.f || std::fabs(v - 1.f / 0.7f) < 1e-6f) << v;
+      sum += v;
+      zeros += (v == 0.f);
+    }
+  }
+  const double total = double(width * samples);
+  EXPECT_NEAR(zeros / total, rate, 0.01);
+  EXPECT_NEAR(sum / total, 1.0, 0.01);
+  // The same (seed, step, position, layer) gives the same mask; a shard that starts at
+  // position 64 of the global batch draws what the whole batch draws there.
+  std::vector<float> a(width), b(width);
+  dropout_factors({9, 4, 0}, 64, 1, width, rate, a.data());
+  dropout_factors({9, 4, 60}, 64, 1, width, rate, b.data());
+  EXPECT_EQ(a, b);
+  dropout_factors({9, 5, 0}, 64, 1, width, rate, b.data());
+  EXPECT_NE(a, b) << "another step must draw another mask";
+  dropout_factors({9, 4, 0}, 64, 0, width, rate, b.data());
+  EXPECT_NE(a, b) << "another layer must draw another mask";
+}
+
+TEST(Regularization, LabelSmoothingLossAndGradientMatchTheFormula) {
+  // Two classes, logits 0 and 0: p = (1/2, 1/2); target (1-e+e/2, e/2).
+  const float logits[2] = {0.f, 0.f};
+  const int32_t label = 0;
+  float diff[2];
+  const float e = 0.2f;
+  const double loss = softmax_xent(logits, &label, 1, 2, 1.f, diff, nullptr, nullptr, e);
+  EXPECT_NEAR(loss, std::log(2.0), 1e-7);  // every term is -log(1/2), weights sum to 1
+  EXPECT_NEAR(diff[0], 0.5 - 0.9, 1e-7);
+  EXPECT_NEAR(diff[1], 0.5 - 0.1, 1e-7);
 }

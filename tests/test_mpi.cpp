@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "digitnet/data.hpp"
+#include "digitnet/augment.hpp"
 #include "digitnet/dist.hpp"
 #include "digitnet/model.hpp"
 #include "digitnet/optim.hpp"
@@ -142,6 +143,42 @@ TEST(DataParallel, NRanksEqualOneRankAndReplicasStayEqual) {
   mlp_init(shape, 1, init.data());
   for (size_t i = 0; i < p.size(); ++i) moved += p[i] != init[i];
   EXPECT_GT(moved, p.size() / 2);
+}
+
+// Augmentation depends on (seed, epoch, sample) only: the shards the ranks
+// distort are, sample by sample, bitwise what one rank distorts for the whole
+// global batch (compared by per-sample hashes summed across ranks).
+TEST(DataParallel, RanksSeeTheAugmentedBatchesOfOneRank) {
+  const Dataset ds = dataset_load_split(mnist_dir(), "train");
+  const InputNorm norm = input_norm_fit(ds);
+  AugmentConfig cfg;
+  cfg.rotate_deg = 12;
+  cfg.scale = 0.1;
+  cfg.shear = 0.15;
+  cfg.translate = 2;
+  cfg.elastic_alpha = 34;
+  cfg.elastic_sigma = 6;
+  const Augmenter aug(cfg);
+  const size_t B = 100, f = ds.features();
+  const int W = world->size(), r = world->rank();
+  const uint64_t epoch = 3;
+  const auto perm = epoch_permutation(ds.count, 9, epoch);
+  std::vector<float> x(B * f);
+  std::vector<int32_t> labels(B);
+  for (size_t step : {0, 1, 599}) {
+    const Range batch = batch_range(ds.count, B, step);
+    const Range mine = shard_range(batch.size(), W, r);
+    std::vector<uint64_t> shard_hash(batch.size(), 0), whole_hash(batch.size(), 0);
+    batch_gather_augmented(ds, norm, aug, 9, epoch, perm.data() + batch.begin + mine.begin, mine.size(), x.data(),
+                           labels.data());
+    for (size_t i = 0; i < mine.size(); ++i)
+      shard_hash[mine.begin + i] = fnv1a(std::vector<float>(x.begin() + long(i * f), x.begin() + long((i + 1) * f)));
+    world->allreduce_sum(shard_hash.data(), shard_hash.size());
+    batch_gather_augmented(ds, norm, aug, 9, epoch, perm.data() + batch.begin, batch.size(), x.data(), labels.data());
+    for (size_t i = 0; i < batch.size(); ++i)
+      whole_hash[i] = fnv1a(std::vector<float>(x.begin() + long(i * f), x.begin() + long((i + 1) * f)));
+    EXPECT_EQ(shard_hash, whole_hash) << "step " << step;
+  }
 }
 
 int main(int argc, char** argv) {

@@ -7,6 +7,7 @@
 #include "digitnet/data.hpp"
 #include "digitnet/model.hpp"
 #include "digitnet/optim.hpp"
+#include "digitnet/recipe.hpp"
 
 namespace digitnet {
 
@@ -28,8 +29,10 @@ struct Snapshot {
   uint64_t batch_size = 0, seed = 0, epochs = 0, max_steps = 0, train_count = 0;
   uint32_t world_size = 0;
   AdamConfig adam;  // adam.lr is the base rate of the schedule
-  LrSchedule lr_schedule = LrSchedule::constant;
+  Recipe recipe;
   AdamState adam_state;
+  double best_test_accuracy = -1;  // best evaluation so far (-1: none), its step, evaluations since
+  uint64_t best_step = 0, evals_since_best = 0;
   std::vector<EpochRecord> history;
 
   // Run metadata.

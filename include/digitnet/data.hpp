@@ -32,6 +32,9 @@ struct Dataset {
 // Loads an image file and its label file and checks that they belong together.
 Dataset dataset_load(const std::string& images_path, const std::string& labels_path);
 
+// Keeps the first `count` samples (no-op if the set is not larger). Classes stay as they were.
+void dataset_truncate(Dataset& ds, size_t count);
+
 // Loads split "train" or "t10k" from DIR (files may end in .gz).
 Dataset dataset_load_split(const std::string& dir, const std::string& split);
 

@@ -7,6 +7,12 @@
 
 namespace digitnet {
 
+// Checks, before MPI_Init, that the launcher can give this process an MPI world.
+// `srun --mpi=none` or `--mpi=pmi2` (this Open MPI speaks PMIx only) would make
+// MPI_Init abort with a page of text; this returns a one-line explanation
+// instead ("" when the launch is fine). Reads the environment only.
+std::string launch_problem();
+
 class World {
  public:
   World(int* argc, char*** argv);  // MPI_Init; one World per process

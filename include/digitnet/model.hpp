@@ -36,6 +36,22 @@ std::vector<LayerSlice> mlp_layout(const MlpShape& shape);
 // He-normal weights for ReLU layers, 1/sqrt(in) for the output layer, zero biases.
 void mlp_init(const MlpShape& shape, uint64_t seed, float* params);
 
+// Regularisation applied by loss_grad (never by predict/evaluate).
+struct Regularization {
+  std::vector<float> dropout;  // per hidden layer: probability of dropping a unit (inverted dropout); empty = none
+  float label_smoothing = 0;   // see softmax_xent
+};
+
+// Which units one training step drops. The mask of a sample depends only on
+// (seed, step, the sample's position in the global batch), so W ranks drop
+// exactly what 1 rank drops for the same global batch.
+struct DropoutDraw {
+  uint64_t seed = 0, step = 0;
+  size_t first_position = 0;  // position in the global batch of this call's first sample
+};
+// Dropout factors of one sample for hidden layer `layer`: 0 (dropped) or 1/(1-rate).
+void dropout_factors(const DropoutDraw& draw, size_t position, size_t layer, size_t width, float rate, float* out);
+
 // The fast model of one rank. Not thread-safe; one per rank.
 class Mlp {
  public:
@@ -45,10 +61,14 @@ class Mlp {
   const std::vector<float>& params() const { return params_; }
   std::vector<float>& grads() { return grads_; }
 
+  void set_regularization(const Regularization& reg);
+
   // Forward, softmax cross-entropy and backward over n samples x (n, inputs).
   // grads = scale * Σ per-sample gradients (overwritten; zero when n == 0).
   // Returns Σ per-sample losses and adds the number of correct argmax to *correct.
-  double loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct);
+  // Dropout applies when `draw` is given and the regularization has rates.
+  double loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
+                   const DropoutDraw* draw = nullptr);
 
   // Softmax probabilities (n, classes) of x (n, inputs).
   void predict(const float* x, size_t n, float* probs);
@@ -58,7 +78,7 @@ class Mlp {
 
  private:
   void ensure_batch(size_t n);
-  void forward(const float* x, size_t n);
+  void forward(const float* x, size_t n, const DropoutDraw* draw = nullptr);
 
   MlpShape shape_;
   std::vector<LayerSlice> layout_;
@@ -66,12 +86,16 @@ class Mlp {
   std::vector<float> params_, grads_;
   std::vector<std::vector<float>> acts_;  // acts_[l] = output of layer l, (B, widths[l+1])
   std::vector<float> diff_a_, diff_b_;    // ping-pong buffers for gradients w.r.t. activations
+  Regularization reg_;
+  std::vector<std::vector<float>> drop_;  // drop_[l] = dropout factors of hidden layer l, (B, width)
   size_t capacity_ = 0;
 };
 
-// Plain-loop reference in double precision, for tests: the same math as Mlp.
+// Plain-loop reference in double precision, for tests: the same math as Mlp,
+// with the same dropout factors when reg and draw are given.
 double reference_loss_grad(const MlpShape& shape, const double* params, const double* x,
-                           const int32_t* labels, size_t n, double scale, double* grads);
+                           const int32_t* labels, size_t n, double scale, double* grads,
+                           const Regularization& reg = {}, const DropoutDraw* draw = nullptr);
 // src (B, IN), weight (OUT, IN), bias (OUT) -> dst (B, OUT)
 void reference_dense_forward(size_t batch, size_t in, size_t out, bool relu, const double* src,
                              const double* weight, const double* bias, double* dst);

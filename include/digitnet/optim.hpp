@@ -1,14 +1,17 @@
-// Adam (Kingma & Ba 2015), applied identically on every rank.
+// Adam / AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019), learning-rate
+// schedules and gradient clipping, applied identically on every rank.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace digitnet {
 
 struct AdamConfig {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0;  // decoupled (AdamW): p *= 1 - lr * weight_decay, on decayed ranges only
 };
 
 struct AdamState {
@@ -17,20 +20,40 @@ struct AdamState {
   void reset(size_t n) { step = 0; m.assign(n, 0.f); v.assign(n, 0.f); }
 };
 
+// Parameter index ranges [first, second) that take weight decay (weights, not biases).
+using DecayRanges = std::vector<std::pair<size_t, size_t>>;
+
+// One update of params (n) with grads (n) at learning rate cfg.lr: step += 1, then
+// m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;
+// p = p * (1 - lr wd [p decayed]) - lr * (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps).
+void adam_step(const AdamConfig& cfg, AdamState& state, float* params, const float* grads, size_t n,
+               const DecayRanges& decayed = {});
+
 // Learning-rate schedules. The rate is a pure function of the step, so a resumed
 // run continues on exactly the same curve.
 enum class LrSchedule {
-  constant,  // lr at every step
-  cosine,    // lr * (1 + cos(pi * step / total)) / 2: from lr down to 0 at the planned end
+  constant,  // lr after the warmup
+  cosine,    // from lr after the warmup down to 0 at total_steps (half a cosine)
+  step,      // lr times gamma after every step_every steps
 };
 LrSchedule lr_schedule_parse(const std::string& name);  // throws Error(usage)
 std::string lr_schedule_name(LrSchedule schedule);
-// Learning rate of update `step` (0-based) of `total` planned updates.
-double lr_at(LrSchedule schedule, double lr, uint64_t step, uint64_t total);
 
-// One update of params (n) with grads (n): step += 1, then
-// m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;
-// p -= lr * (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps).
-void adam_step(const AdamConfig& cfg, AdamState& state, float* params, const float* grads, size_t n);
+struct LrPlan {
+  LrSchedule schedule = LrSchedule::cosine;
+  double lr = 1e-3;           // peak rate
+  uint64_t warmup_steps = 0;  // linear ramp: update s < warmup runs at lr * (s + 1) / warmup
+  uint64_t total_steps = 0;   // planned updates (cosine's end)
+  uint64_t step_every = 0;    // step schedule's period (0: never decays)
+  double gamma = 0.1;         // step schedule's factor
+};
+// Learning rate of update `step` (0-based).
+double lr_at(const LrPlan& plan, uint64_t step);
+
+// Euclidean norm of g, summed in fixed blocks in a fixed order: the same bits
+// for any number of threads, so every rank computes the same clipping factor.
+double global_norm(const float* g, size_t n);
+// Scales g so that its norm is at most max_norm (Pascanu et al. 2013); returns the norm before.
+double clip_by_global_norm(float* g, size_t n, double max_norm);
 
 }  // namespace digitnet

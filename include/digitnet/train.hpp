@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "digitnet/optim.hpp"
+#include "digitnet/recipe.hpp"
 
 namespace digitnet {
 
@@ -17,11 +18,12 @@ struct TrainOptions {
   uint64_t epochs = 10;
   uint64_t batch_size = 128;  // global
   AdamConfig adam;
-  LrSchedule lr_schedule = LrSchedule::cosine;
+  Recipe recipe;
   uint64_t seed = 1;
   std::string checkpoint_dir;
   std::string resume;         // path, directory, "latest" or "auto" (latest if any, else fresh)
   uint64_t max_steps = 0;     // 0 = no limit
+  uint64_t train_limit = 0;   // train on the first N training samples only (0 = all)
   uint64_t keep = 0;          // newest checkpoints kept; 0 = all
   std::string metrics_path;
   int threads = 0;            // per rank; 0 = cores of the node / ranks on it
@@ -41,6 +43,10 @@ TrainOptions train_options_parse(int argc, const char* const* argv);
 // at the same step boundary and rank 0 wrote a checkpoint there; `--resume latest`
 // continues. 75 is EX_TEMPFAIL of sysexits.h: "try again later".
 constexpr int kExitStoppedBySignal = 75;
+
+// On resume: the recorded recipe and Adam settings, with the options given now
+// (command line, --config, --preset) taking precedence.
+void recipe_override(const TrainOptions& opts, Recipe& recipe, AdamConfig& adam);
 
 // Runs training on this rank. Returns the exit status.
 int train_run(const TrainOptions& opts, World& world);

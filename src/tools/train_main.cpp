@@ -1,11 +1,19 @@
 // digitnet-train: data-parallel MLP training under mpirun/srun (or alone).
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "digitnet/dist.hpp"
 #include "digitnet/error.hpp"
 #include "digitnet/train.hpp"
 
 int main(int argc, char** argv) {
+  const std::string problem = digitnet::launch_problem();
+  if (!problem.empty()) {  // every task gets here; task 0 says why
+    const char* procid = std::getenv("SLURM_PROCID");
+    if (!procid || std::string(procid) == "0") std::fprintf(stderr, "digitnet-train: %s\n", problem.c_str());
+    return int(digitnet::ErrorKind::usage);
+  }
   digitnet::World world(&argc, &argv);
   digitnet::TrainOptions opts;
   try {

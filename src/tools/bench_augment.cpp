@@ -1,0 +1,207 @@
+// digitnet-bench-augment: what on-the-fly augmentation costs, and whether a prefetch
+// thread hides that cost behind the training step.
+//
+//  1. ns/image of Augmenter::apply on one thread: affine only, elastic (Simard's and
+//     Ciresan's settings), both.
+//  2. images/s of batch_gather_augmented (batches of --batch) with 1 thread and with all
+//     threads, next to plain batch_gather.
+//  3. ms/step of a training step (Mlp::loss_grad, 1 thread and all threads) fed by: plain
+//     batch_gather inline; augmentation inline; augmentation on a Prefetcher thread.
+//
+// Medians over repetitions; timing is reported, never judged.
+#include <omp.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "digitnet/augment.hpp"
+#include "digitnet/data.hpp"
+#include "digitnet/error.hpp"
+#include "digitnet/model.hpp"
+#include "digitnet/prefetch.hpp"
+#include "digitnet/rng.hpp"
+
+namespace po = boost::program_options;
+using namespace digitnet;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+double median_seconds(int reps, F&& f) {
+  f();  // warm-up: page faults, thread pools, thread_local scratch
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::nth_element(t.begin(), t.begin() + long(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
+struct Named {
+  const char* name;
+  AugmentConfig cfg;
+};
+
+std::vector<Named> configs() {
+  AugmentConfig affine;
+  affine.rotate_deg = 15;
+  affine.scale = 0.15;
+  affine.shear = 0.2;
+  affine.translate = 3;
+  AugmentConfig simard;
+  simard.elastic_alpha = 34;
+  simard.elastic_sigma = 4;
+  AugmentConfig ciresan;
+  ciresan.elastic_alpha = 36;
+  ciresan.elastic_sigma = 6;
+  AugmentConfig both = affine;
+  both.elastic_alpha = 36;
+  both.elastic_sigma = 6;
+  return {{"affine (rot 15, scale .15, shear .2, shift 3)", affine},
+          {"elastic alpha 34 sigma 4", simard},
+          {"elastic alpha 36 sigma 6", ciresan},
+          {"affine + elastic 36/6", both}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string data = "data/mnist";
+  unsigned images = 2000, batch = 128, steps = 40;
+  int reps = 5;
+  po::options_description desc("digitnet-bench-augment options");
+  desc.add_options()("help,h", "this help")
+      ("data", po::value(&data)->default_value(data), "MNIST (IDX) directory: the images to distort")
+      ("images", po::value(&images)->default_value(images), "images per timed repetition (part 1)")
+      ("batch", po::value(&batch)->default_value(batch), "batch size (parts 2 and 3)")
+      ("steps", po::value(&steps)->default_value(steps), "training steps per repetition (part 3; 0 = skip)")
+      ("reps", po::value(&reps)->default_value(reps), "timed repetitions per measurement");
+  try {
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << desc;
+      return 0;
+    }
+    if (images == 0 || batch == 0 || reps <= 0) throw po::error("--images, --batch and --reps must be positive");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "digitnet-bench-augment: %s\n", e.what());
+    return 2;
+  }
+  Dataset ds;
+  try {
+    ds = dataset_load_split(data, "train");
+  } catch (const Error& e) {
+    std::fprintf(stderr, "digitnet-bench-augment: %s (fetch it with scripts/fetch-mnist.sh)\n", e.what());
+    return e.exit_code();
+  }
+  images = unsigned(std::min<size_t>(images, ds.count));
+  const int all = omp_get_max_threads();
+  const size_t f = ds.features();
+  const double epoch = double(ds.count);
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  std::printf("%zu images %ux%u, %d threads available, OMP_WAIT_POLICY=%s\n", ds.count, ds.rows, ds.cols, all,
+              wait_policy ? wait_policy : "(unset)");
+
+  // 1. One image at a time, one thread.
+  std::printf("1. Augmenter::apply, 1 thread %28s %10s %10s\n", "", "ns/image", "s/epoch");
+  std::vector<float> out(f);
+  for (const Named& c : configs()) {
+    const Augmenter aug(c.cfg);
+    const double s = median_seconds(reps, [&] {
+      for (unsigned i = 0; i < images; ++i) aug.apply(seed_derive(1, 0, i), ds.image(i), ds.rows, ds.cols, out.data());
+    });
+    std::printf("   %-55s %10.0f %10.3f\n", c.name, 1e9 * s / images, s / images * epoch);
+  }
+
+  // 2. Whole batches.
+  const Augmenter best(configs().back().cfg);
+  const InputNorm norm = input_norm_fit(ds);
+  std::vector<uint32_t> idx(size_t(batch) * 16);
+  Rng rng(5);
+  for (auto& i : idx) i = uint32_t(rng.below(ds.count));
+  std::vector<float> x(size_t(batch) * f);
+  std::vector<int32_t> y(batch);
+  const size_t nb = idx.size() / batch;
+  std::printf("2. batches of %-4u %42s %10s\n", batch, "", "images/s");
+  for (int threads : {1, all}) {
+    omp_set_num_threads(threads);
+    const double s_plain = median_seconds(reps, [&] {
+      for (size_t b = 0; b < nb; ++b) batch_gather(ds, norm, &idx[b * batch], batch, x.data(), y.data());
+    });
+    const double s_aug = median_seconds(reps, [&] {
+      for (size_t b = 0; b < nb; ++b)
+        batch_gather_augmented(ds, norm, best, 1, 0, &idx[b * batch], batch, x.data(), y.data());
+    });
+    const char* plural = threads > 1 ? "s" : " ";
+    std::printf("   %-46s %d thread%s %10s %10.0f\n", "batch_gather", threads, plural, "", double(idx.size()) / s_plain);
+    std::printf("   %-46s %d thread%s %10s %10.0f\n", "batch_gather_augmented (affine + elastic 36/6)", threads, plural,
+                "", double(idx.size()) / s_aug);
+  }
+  omp_set_num_threads(all);
+
+  // 3. The training step, fed three ways, with 1 thread (a rank of `mpirun -np <cores>`)
+  // and with all threads (one rank on the whole machine).
+  if (steps == 0) return 0;
+  MlpShape shape;
+  shape.inputs = uint32_t(f);
+  shape.classes = std::max(2u, ds.num_classes);
+  Mlp model(shape);
+  mlp_init(shape, 1, model.params().data());
+  std::vector<uint32_t> order(size_t(steps) * batch);
+  for (auto& i : order) i = uint32_t(rng.below(ds.count));
+  uint64_t correct = 0;
+  const float scale = 1.f / float(batch);
+  const auto step = [&](const float* xs, const int32_t* ys) { model.loss_grad(xs, ys, batch, scale, &correct); };
+  struct XBatch {
+    std::vector<float> x;
+    std::vector<int32_t> y;
+  };
+  const double per_epoch = epoch / batch;
+  std::printf("3. training step %s, batch %-4u %19s %10s %10s\n", shape.str().c_str(), batch, "", "ms/step", "s/epoch");
+  for (int threads : {1, all}) {
+    omp_set_num_threads(threads);
+    const double t_plain = median_seconds(reps, [&] {
+      for (unsigned k = 0; k < steps; ++k) {
+        batch_gather(ds, norm, &order[size_t(k) * batch], batch, x.data(), y.data());
+        step(x.data(), y.data());
+      }
+    });
+    const double t_inline = median_seconds(reps, [&] {
+      for (unsigned k = 0; k < steps; ++k) {
+        batch_gather_augmented(ds, norm, best, 1, 0, &order[size_t(k) * batch], batch, x.data(), y.data());
+        step(x.data(), y.data());
+      }
+    });
+    const double t_prefetch = median_seconds(reps, [&] {
+      Prefetcher<XBatch> pf(steps, [&](size_t k, XBatch& out_b) {
+        out_b.x.resize(size_t(batch) * f);
+        out_b.y.resize(batch);
+        batch_gather_augmented(ds, norm, best, 1, 0, &order[k * batch], batch, out_b.x.data(), out_b.y.data());
+      });
+      for (unsigned k = 0; k < steps; ++k) {
+        XBatch& b = pf.next();
+        step(b.x.data(), b.y.data());
+      }
+    });
+    const auto row = [&](const char* what, double t) {
+      std::printf("   %d thread%s %-46s %10.3f %10.3f\n", threads, threads > 1 ? "s" : " ", what, 1e3 * t / steps,
+                  t / steps * per_epoch);
+    };
+    row("plain batch_gather inline", t_plain);
+    row("augmented inline", t_inline);
+    row("augmented on a Prefetcher (+1 thread)", t_prefetch);
+  }
+  return 0;
+}
