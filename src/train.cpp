@@ -23,6 +23,7 @@
 #include "digitnet/dist.hpp"
 #include "digitnet/error.hpp"
 #include "digitnet/model.hpp"
+#include "digitnet/prefetch.hpp"
 #include "digitnet/shard.hpp"
 #include "digitnet/stop.hpp"
 
@@ -299,9 +300,26 @@ int train_run(const TrainOptions& opts, World& world) {
   }
 
   // ---- the loop ----
-  std::vector<uint32_t> idx((B + W - 1) / W);
-  std::vector<float> x(idx.size() * features);
-  std::vector<int32_t> labels(idx.size());
+  // This rank's slice of global batch s, gathered (and distorted: the distortion
+  // depends on (seed, epoch, sample), never on the rank) into `out`. With
+  // augmentation a prefetch thread prepares batch s+1 during step s.
+  struct ShardBatch {
+    std::vector<float> x;
+    std::vector<int32_t> labels;
+  };
+  auto gather = [&](const std::vector<uint32_t>& perm, uint64_t epoch, size_t s, ShardBatch& out) {
+    const Range batch = batch_range(N, B, s);
+    const Range mine = shard_range(batch.size(), world.size(), world.rank());
+    const uint32_t* idx = perm.data() + batch.begin + mine.begin;
+    out.x.resize(mine.size() * features);
+    out.labels.resize(mine.size());
+    if (recipe.augment.enabled())
+      batch_gather_augmented(train, state.input, augmenter, state.seed, epoch, idx, mine.size(), out.x.data(),
+                             out.labels.data());
+    else
+      batch_gather(train, state.input, idx, mine.size(), out.x.data(), out.labels.data());
+  };
+  ShardBatch inline_batch;
   const auto run_start = Clock::now();
   const uint64_t first_step = state.step;
 
@@ -313,21 +331,24 @@ int train_run(const TrainOptions& opts, World& world) {
     EpochSums sums;
     double allreduce_seconds = 0;
     size_t epoch_samples = 0;
+    const size_t first = state.step_in_epoch;
+    std::unique_ptr<Prefetcher<ShardBatch>> prefetch;
+    if (recipe.augment.enabled())
+      prefetch = std::make_unique<Prefetcher<ShardBatch>>(
+          steps - first, [&, epoch = state.epoch](size_t k, ShardBatch& out) { gather(perm, epoch, first + k, out); });
 
-    for (size_t s = state.step_in_epoch; s < steps; ++s) {
+    for (size_t s = first; s < steps; ++s) {
       // next batch: this rank's slice of global batch s
       const Range batch = batch_range(N, B, s);
       const Range mine = shard_range(batch.size(), world.size(), world.rank());
-      std::copy(perm.begin() + long(batch.begin + mine.begin), perm.begin() + long(batch.begin + mine.end), idx.begin());
-      if (recipe.augment.enabled())  // distortions depend on (seed, epoch, sample), not on the rank
-        batch_gather_augmented(train, state.input, augmenter, state.seed, state.epoch, idx.data(), mine.size(),
-                               x.data(), labels.data());
-      else
-        batch_gather(train, state.input, idx.data(), mine.size(), x.data(), labels.data());
+      if (!prefetch) gather(perm, state.epoch, s, inline_batch);
+      const ShardBatch& shard = prefetch ? prefetch->next() : inline_batch;
+      const float* x = shard.x.data();
+      const int32_t* labels = shard.labels.data();
 
       // forward, loss, backward: gradient of the mean loss over the GLOBAL batch
       const DropoutDraw draw{state.seed, state.step, mine.begin};
-      sums.loss += model.loss_grad(x.data(), labels.data(), mine.size(), 1.f / float(batch.size()), &sums.correct, &draw);
+      sums.loss += model.loss_grad(x, labels, mine.size(), 1.f / float(batch.size()), &sums.correct, &draw);
       sums.count += mine.size();
 
       // sum the ranks' shares -> the exact mean gradient on every rank
@@ -358,6 +379,7 @@ int train_run(const TrainOptions& opts, World& world) {
       }
     }
 
+    prefetch.reset();  // joins the prefetch thread (it finishes a batch already started)
     const bool epoch_done = state.step_in_epoch == steps;
     if (epoch_done) {
       ++state.epoch;
