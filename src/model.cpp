@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include "digitnet/loss.hpp"
 #include "digitnet/rng.hpp"
 
@@ -72,6 +76,15 @@ void Mlp::ensure_batch(size_t n) {
   diff_a_.resize(n * widest);
   diff_b_.resize(n * widest);
   capacity_ = n;
+}
+
+void flush_denormals_to_zero() {
+#if defined(__SSE__) || defined(__x86_64__)
+  const auto set = [] { _mm_setcsr(_mm_getcsr() | 0x8040); };  // FTZ (bit 15) | DAZ (bit 6)
+  set();
+#pragma omp parallel
+  set();
+#endif
 }
 
 void dropout_factors(const DropoutDraw& draw, size_t position, size_t layer, size_t width, float rate, float* out) {

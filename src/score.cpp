@@ -99,6 +99,7 @@ nlohmann::json to_json(const std::string& path, const Snapshot& s, const EvalRes
 
 int score_run(const ScoreOptions& opts) {
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
+  flush_denormals_to_zero();  // the same arithmetic as the trainer
   const std::vector<std::string> files = expand(opts.checkpoints);
   const Dataset test = dataset_load_split(opts.data_dir, opts.split);
 

@@ -224,6 +224,7 @@ int train_run(const TrainOptions& opts, World& world) {
   const bool speak = world.rank() == 0 && !opts.quiet;
   const int threads = threads_per_rank(opts.threads, world);
   omp_set_num_threads(threads);
+  flush_denormals_to_zero();
 
   // ---- setup: data and state (fresh or resumed); all ranks agree it worked ----
   Setup su;
