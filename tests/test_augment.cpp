@@ -409,6 +409,24 @@ TEST(Augment, DeterministicGivenTheSeedAndDifferentOtherwise) {
   }
 }
 
+// The bits themselves, pinned: ranks on different CPUs (AVX-512, AVX2 or SSE2 code
+// paths, any -march) must agree, so the value may change only with the algorithm or the
+// draws (update it then, and say so). Checked on this machine against SSE2-only, -O0 and
+// -march=native builds; allowing FMA contraction changes it, which is why src/augment.cpp
+// turns contraction off. It relies on libm's sin, cos and exp agreeing too.
+TEST(Augment, SameBitsOnEveryMachine) {
+  AugmentConfig c = best_config();
+  const Augmenter aug(c);
+  uint64_t h = 0;
+  std::vector<float> dst(28 * 28);
+  for (uint64_t i = 0; i < 20; ++i) {
+    const std::vector<uint8_t> src = noise_image(28, 28, 100 + i);
+    aug.apply(seed_derive(5, 1, i), src.data(), 28, 28, dst.data());
+    h = h * 31 + fnv1a(dst.data(), dst.size());
+  }
+  EXPECT_EQ(h, 0x29b015ca319a56f8ull) << std::hex << "got 0x" << h;
+}
+
 // Ink mass = sum of pixels, compared as dst / (src * s^2): scale s multiplies areas by
 // s^2, rotation and shear keep them (det 1), a shift keeps them unless ink leaves the
 // image. Elastic fields keep mass only on average: they compress and stretch strokes

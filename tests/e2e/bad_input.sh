@@ -13,7 +13,7 @@ expect_error 2 '--resume auto needs --checkpoint-dir' train --data "$DATA" --res
 expect_error 2 '--data DIR is required' train --epochs 1
 expect_error 2 'the argument .* is invalid|invalid' train --data "$DATA" --epochs many
 expect_error 2 '--batch-size 1 is smaller than the 2 ranks' mpi_train 2 --data "$DATA" --batch-size 1
-expect_error 2 '--lr-schedule wobbly: expected constant or cosine' train --data "$DATA" --lr-schedule wobbly
+expect_error 2 '--lr-schedule wobbly: expected constant, cosine or step' train --data "$DATA" --lr-schedule wobbly
 expect_error 2 '--resume latest needs --checkpoint-dir' train --data "$DATA" --resume latest
 printf 'epochs = 1\nnonsense = 3\n' >"$TMP/bad.ini"
 expect_error 2 'nonsense' train --data "$DATA" --config "$TMP/bad.ini"

@@ -6,7 +6,9 @@ mpi_train 2 --data "$DATA" --epochs 3 --batch-size 128 --lr 1e-3 --seed 1 \
   --checkpoint-dir "$TMP/ckpt" --keep 2 --metrics "$TMP/metrics.csv" --check-replicas | tee "$TMP/train.log"
 
 ls "$TMP/ckpt"
-[[ $(ls "$TMP/ckpt" | wc -l) == 2 ]] || fail "--keep 2 left $(ls "$TMP/ckpt" | wc -l) checkpoints"
+kept=$(ls "$TMP/ckpt"/ckpt-*.pb | wc -l)
+[[ $kept == 2 ]] || fail "--keep 2 left $kept checkpoints"
+[[ -f "$TMP/ckpt/best.pb" ]] || fail "no best.pb beside the newest checkpoints"
 final="$TMP/ckpt/ckpt-00001407.pb"   # 3 epochs x 469 steps
 [[ -f $final ]] || fail "missing $final"
 [[ $(wc -l <"$TMP/metrics.csv") == 4 ]] || fail "metrics CSV should have a header and 3 rows"
