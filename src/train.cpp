@@ -114,21 +114,6 @@ void resume_check(const TrainOptions& o, const Snapshot& s, const MlpShape& shap
   if (s.adam_state.m.empty()) refuse("it holds no optimizer state (model-only checkpoint)");
 }
 
-// `srun` without a working MPI plugin (--mpi=none, or pmi2 with this Open MPI)
-// starts N independent singletons, each rank 0 of a world of 1, that would all
-// train alone and overwrite each other's checkpoints. srun tells its tasks how
-// many they are; under mpirun (OMPI_COMM_WORLD_SIZE set) that count is
-// mpirun's daemons, not the ranks, so the check applies to srun launches only.
-void slurm_launch_check(const World& world) {
-  const char* step_tasks = std::getenv("SLURM_STEP_NUM_TASKS");
-  if (!step_tasks || std::getenv("OMPI_COMM_WORLD_SIZE")) return;
-  const long tasks = std::strtol(step_tasks, nullptr, 10);
-  if (tasks > 0 && tasks != world.size())
-    fail(ErrorKind::usage, "srun started " + std::to_string(tasks) + " tasks but MPI sees a world of " +
-                               std::to_string(world.size()) +
-                               ": launch with srun --mpi=pmix (or mpirun inside the allocation)");
-}
-
 struct EpochSums {  // reduced across ranks at the end of an epoch
   double loss = 0;
   uint64_t correct = 0, count = 0;
@@ -142,7 +127,6 @@ struct Setup {
 };
 
 Setup setup_load(const TrainOptions& opts, const World& world, bool speak) {
-  slurm_launch_check(world);
   Setup su;
   su.train = dataset_load_split(opts.data_dir, "train");
   su.test = dataset_load_split(opts.data_dir, "t10k");

@@ -23,16 +23,7 @@ if [[ ! -d $DIR/pids ]]; then
 fi
 export SLURM_CONF=$CONF
 
-# pid_of NAME: the recorded pid of daemon NAME if that process is still our daemon.
-pid_of() {
-  local pidfile=$DIR/pids/$1.pid pid
-  [[ -s $pidfile ]] || return 1
-  pid=$(<"$pidfile")
-  local cmd
-  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-  [[ $cmd == "$1 "*" $DIR/"* || $cmd == "$1 "*"=$DIR/"* ]] || return 1
-  echo "$pid"
-}
+source "$(dirname "$0")/lib.sh"
 
 # stop_pids PID...: SIGTERM, wait up to $TIMEOUT s, then SIGKILL what is left.
 stop_pids() {

@@ -44,16 +44,9 @@ print_env() {
   echo "export DIGITNET_MUNGE_SOCKET=$SOCKET"
 }
 
-# is_ours NAME: the pid recorded for daemon NAME is alive and is that daemon with our
-# state directory on its command line (guards against pid reuse).
-is_ours() {
-  local pidfile=$DIR/pids/$1.pid pid
-  [[ -s $pidfile ]] || return 1
-  pid=$(<"$pidfile")
-  local cmd
-  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-  [[ $cmd == "$1 "*" $DIR/"* || $cmd == "$1 "*"=$DIR/"* ]]
-}
+source "$(dirname "$0")/lib.sh"
+# is_ours NAME: the recorded daemon NAME is alive and ours.
+is_ours() { pid_of "$1" >/dev/null; }
 
 node_state() { { sinfo -h -n "$HOST" -o %t 2>/dev/null || true; } | head -n1; }
 

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "digitnet/augment.hpp"
 #include "digitnet/data.hpp"
 #include "digitnet/error.hpp"
@@ -34,20 +35,8 @@ using namespace digitnet;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using digitnet::bench::median_seconds;
 
-template <class F>
-double median_seconds(int reps, F&& f) {
-  f();  // warm-up: page faults, thread pools, thread_local scratch
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto start = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  std::nth_element(t.begin(), t.begin() + long(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
 
 // CPU seconds of the calling thread: on a shared machine, what one image really costs.
 double thread_cpu_seconds() {

@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "digitnet/model.hpp"
 #include "digitnet/optim.hpp"
+#include "digitnet/options.hpp"
 #include "digitnet/rng.hpp"
 
 namespace po = boost::program_options;
@@ -30,32 +32,8 @@ using dnnl::memory;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using digitnet::bench::median_seconds;
 
-template <class F>
-double median_seconds(int reps, F&& f) {
-  f();  // warm-up: primitive creation, page faults
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto start = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
-}
-
-std::vector<uint32_t> parse_widths(const std::string& s) {
-  std::vector<uint32_t> w;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    const size_t comma = s.find(',', pos);
-    w.push_back(uint32_t(std::stoul(s.substr(pos, comma - pos))));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return w;
-}
 
 // Median seconds of one oneDNN matmul C (M,N) = A (M,K) · B (K,N) with free weight layout.
 double time_matmul(dnnl::engine& eng, dnnl::stream& strm, long M, long K, long N, int reps) {
@@ -105,7 +83,7 @@ int main(int argc, char** argv) {
 
   digitnet::MlpShape shape;
   shape.inputs = inputs;
-  shape.hidden = parse_widths(hidden);
+  shape.hidden = digitnet::parse_widths("hidden", hidden);
   shape.classes = classes;
   const auto w = shape.widths();
   constexpr double kEpoch = 60000;
