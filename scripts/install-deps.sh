@@ -15,6 +15,8 @@ packages=(
   libgtest-dev                              # unit tests
   nlohmann-json3-dev                        # --json output of the scorer
   zlib1g-dev                                # crc32, .gz IDX files
+  libpng-dev libturbojpeg0-dev libleptonica-dev  # image files: PNG, JPEG; BMP, PGM/PPM (digitnet-score --images)
+  python3-matplotlib python3-pandas         # pictures: scripts/plot_training.py, scripts/plot_results.py
   slurmctld slurmd slurm-client munge       # Slurm jobs and the local test cluster (cluster/)
   iproute2                                  # network namespaces of the multi-host tests (cluster/netns)
   ca-certificates

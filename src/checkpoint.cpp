@@ -1,7 +1,5 @@
 #include "digitnet/checkpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 
 #include "digitnet/checkpoint.pb.h"
 #include "digitnet/error.hpp"
+#include "digitnet/file_io.hpp"
 
 namespace digitnet {
 
@@ -41,10 +40,6 @@ template <class Field>
 void put(Field* field, const float* src, size_t n) {
   field->Resize(int(n), 0.f);
   std::copy(src, src + n, field->mutable_data());
-}
-
-[[noreturn]] void sys_fail(const std::string& what, const std::string& path) {
-  fail(ErrorKind::runtime, path + ": " + what + " failed: " + std::strerror(errno));
 }
 
 bool all_finite(const float* p, size_t n) {
@@ -260,59 +255,12 @@ Snapshot checkpoint_decode(const std::string& bytes, const std::string& name) {
 }
 
 Snapshot checkpoint_load(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) bad(path, "is a directory, not a checkpoint file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) bad(path, std::string("cannot open: ") + std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0 || uint64_t(size) > kMaxFileBytes) bad(path, "unreadable or larger than 2 GiB");
-  in.seekg(0);
-  std::string bytes(size_t(size), '\0');
-  if (!in.read(bytes.data(), size)) bad(path, "read failed");
-  return checkpoint_decode(bytes, path);
+  return checkpoint_decode(file_read_all(path, kMaxFileBytes, ErrorKind::checkpoint), path);
 }
 
 void checkpoint_save(const std::string& path, const Snapshot& snap) {
   const std::string bytes = checkpoint_encode(snap);
-  const fs::path target(path);
-  fs::path dir = target.parent_path();
-  if (dir.empty()) dir = ".";
-  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
-
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) sys_fail("creating", tmp);
-  size_t off = 0;
-  while (off < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int saved = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      errno = saved;
-      sys_fail("writing", tmp);
-    }
-    off += size_t(n);
-  }
-  // Data on disk before the rename makes it visible; directory fsync makes the rename durable.
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int saved = errno;
-    ::unlink(tmp.c_str());
-    errno = saved;
-    sys_fail("fsync", tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(tmp.c_str());
-    errno = saved;
-    sys_fail("rename to " + path, tmp);
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  file_write_atomic(path, bytes.data(), bytes.size());
 }
 
 std::vector<std::string> checkpoint_list(const std::string& dir) {

@@ -157,19 +157,26 @@ void Mlp::predict(const float* x, size_t n, float* probs) {
   softmax_xent(acts_.back().data(), nullptr, n, shape_.classes, 1.f, nullptr, probs, nullptr);
 }
 
-EvalResult Mlp::evaluate(const Dataset& ds, const InputNorm& norm, Range range) {
+std::vector<float> Mlp::predict_dataset(const Dataset& ds, const InputNorm& norm, Range range) {
   constexpr size_t kChunk = 500;
-  EvalResult result(shape_.classes);
+  std::vector<float> probs((range.end - range.begin) * shape_.classes);
   std::vector<uint32_t> idx(kChunk);
-  std::vector<float> x(kChunk * ds.features()), probs(kChunk * shape_.classes);
+  std::vector<float> x(kChunk * ds.features());
   std::vector<int32_t> labels(kChunk);
   for (size_t begin = range.begin; begin < range.end; begin += kChunk) {
     const size_t n = std::min(kChunk, range.end - begin);
     for (size_t i = 0; i < n; ++i) idx[i] = uint32_t(begin + i);
     batch_gather(ds, norm, idx.data(), n, x.data(), labels.data());
-    predict(x.data(), n, probs.data());
-    result.add(probs.data(), labels.data(), n);
+    predict(x.data(), n, probs.data() + (begin - range.begin) * shape_.classes);
   }
+  return probs;
+}
+
+EvalResult Mlp::evaluate(const Dataset& ds, const InputNorm& norm, Range range) {
+  const std::vector<float> probs = predict_dataset(ds, norm, range);
+  std::vector<int32_t> labels(ds.labels.begin() + long(range.begin), ds.labels.begin() + long(range.end));
+  EvalResult result(shape_.classes);
+  result.add(probs.data(), labels.data(), labels.size());
   return result;
 }
 

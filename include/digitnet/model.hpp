@@ -80,6 +80,8 @@ class Mlp {
   // Softmax probabilities (n, classes) of x (n, inputs).
   void predict(const float* x, size_t n, float* probs);
 
+  // Softmax probabilities (range size, classes) of samples [range.begin, range.end) of ds.
+  std::vector<float> predict_dataset(const Dataset& ds, const InputNorm& norm, Range range);
   // Scores samples [range.begin, range.end) of ds.
   EvalResult evaluate(const Dataset& ds, const InputNorm& norm, Range range);
 
