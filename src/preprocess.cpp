@@ -17,7 +17,7 @@ namespace {
 constexpr double kBoxFraction = 20.0 / 28.0;
 constexpr double kMnistStrokeWidth = 2.2;  // pixels at the box size
 constexpr double kStrokeTolerance = 1.5;   // redraw only when off by more than this factor
-constexpr int kRenderScale = 4;            // stroke work happens at 4x the box
+constexpr int kRenderScale = 4;            // redrawn strokes are drawn at 4x the box
 constexpr int kMinWorkingSide = 128, kMaxWorkingSide = 512;
 
 // A gray image as floats; after step 1, ink is high and paper low.
@@ -62,21 +62,30 @@ float median_of(std::vector<float> values) {
   return *mid;
 }
 
-// ---- 1. gray and ink polarity ----
-// The paper covers most of a photo, so the median pixel is paper. Light paper
-// means dark ink: invert, so that ink is high as in MNIST.
-Plane to_ink_plane(const GrayImage& img, bool* inverted) {
-  std::array<size_t, 256> histogram{};
-  for (uint8_t p : img.pixels) ++histogram[p];
-  size_t seen = 0, median = 0;
-  while (median < 255 && (seen += histogram[median]) * 2 < img.pixels.size()) ++median;
-  *inverted = median > 127;
+// ---- 1. gray ----
+Plane to_plane(const GrayImage& img) {
   Plane p(img.width, img.height);
-  for (size_t i = 0; i < img.pixels.size(); ++i) {
-    const float g = float(img.pixels[i]) / 255.f;
-    p.v[i] = *inverted ? 1.f - g : g;
-  }
+  for (size_t i = 0; i < img.pixels.size(); ++i) p.v[i] = float(img.pixels[i]) / 255.f;
   return p;
+}
+
+// The paper's level, read off the image's border: a digit rarely covers the
+// border, though it may cover most of the middle.
+// Its noise is the border's median absolute deviation.
+struct Paper {
+  float level = 0, sigma = 0;
+};
+Paper border_paper(const Plane& p) {
+  const int ring = std::max(1, std::min(p.w, p.h) / 16);
+  std::vector<float> border;
+  for (int y = 0; y < p.h; ++y)
+    for (int x = 0; x < p.w; ++x)
+      if (x < ring || y < ring || x >= p.w - ring || y >= p.h - ring) border.push_back(p.at(x, y));
+  Paper paper;
+  paper.level = median_of(border);
+  for (float& b : border) b = std::abs(b - paper.level);
+  paper.sigma = 1.4826f * median_of(border);
+  return paper;
 }
 
 // ---- resampling: area-averaging to shrink, bilinear to enlarge ----
@@ -167,7 +176,7 @@ bool solve(std::array<double, kBasis * kBasis> a, std::array<double, kBasis>& b)
   return true;
 }
 
-Plane subtract_background(const Plane& p) {
+Plane subtract_background(const Plane& p, Paper& paper) {
   const int stride = std::max(1, std::max(p.w, p.h) / 96);
   auto u_of = [&](int x) { return p.w > 1 ? 2.0 * x / (p.w - 1) - 1 : 0.0; };
   auto v_of = [&](int y) { return p.h > 1 ? 2.0 * y / (p.h - 1) - 1 : 0.0; };
@@ -180,9 +189,23 @@ Plane subtract_background(const Plane& p) {
   for (int y = stride / 2; y < p.h; y += stride)
     for (int x = stride / 2; x < p.w; x += stride) samples.push_back({cubic_basis(u_of(x), v_of(y)), p.at(x, y), true});
 
+  // Start from flat paper at the border's level; each round classifies the samples
+  // (paper: within 2.5 noise deviations of the surface, ink of either polarity
+  // lies further out) and refits on the paper.
   std::array<double, kBasis> coef{};
-  coef[0] = median_of(p.v);
+  coef[0] = paper.level;
+  auto fit_at = [&](const Sample& s) {
+    double fit = 0;
+    for (int i = 0; i < kBasis; ++i) fit += coef[i] * s.phi[i];
+    return fit;
+  };
   for (int iteration = 0; iteration < 6; ++iteration) {
+    std::vector<float> deviations;
+    for (const auto& s : samples)
+      if (s.paper) deviations.push_back(float(std::abs(s.value - fit_at(s))));
+    const double sigma = std::max(iteration == 0 ? double(paper.sigma) : 1.4826 * median_of(deviations), 0.005);
+    paper.sigma = float(sigma);
+    for (auto& s : samples) s.paper = std::abs(s.value - fit_at(s)) < std::max(2.5 * sigma, 0.02);
     std::array<double, kBasis * kBasis> ata{};
     std::array<double, kBasis> atb{};
     for (const auto& s : samples) {
@@ -195,19 +218,6 @@ Plane subtract_background(const Plane& p) {
     for (int i = 0; i < kBasis; ++i) ata[i * kBasis + i] += 1e-6;  // keeps tiny images solvable
     if (!solve(ata, atb)) break;
     coef = atb;
-    // Paper: residual within 2.5 robust standard deviations above the surface.
-    std::vector<float> residuals;
-    for (auto& s : samples) {
-      double fit = 0;
-      for (int i = 0; i < kBasis; ++i) fit += coef[i] * s.phi[i];
-      residuals.push_back(float(std::abs(s.value - fit)));
-    }
-    const double sigma = std::max(1.4826 * median_of(residuals), 0.01);
-    for (size_t k = 0; k < samples.size(); ++k) {
-      double fit = 0;
-      for (int i = 0; i < kBasis; ++i) fit += coef[i] * samples[k].phi[i];
-      samples[k].paper = samples[k].value - fit < 2.5 * sigma;
-    }
   }
   Plane r(p.w, p.h);
   for (int y = 0; y < p.h; ++y)
@@ -220,6 +230,21 @@ Plane subtract_background(const Plane& p) {
   return r;
 }
 
+// ---- ink polarity ----
+// Ink is the heavy tail of the residual: far below the paper (dark ink on light
+// paper, the usual photo) or far above it (chalk, MNIST). Dark ink is flipped
+// so that ink is high, as in MNIST.
+bool flip_dark_ink(Plane& residual, float sigma) {
+  double dark = 0, light = 0;
+  for (float r : residual.v) {
+    dark += std::max(0.f, -r - 4 * sigma);
+    light += std::max(0.f, r - 4 * sigma);
+  }
+  if (dark <= light) return false;
+  for (float& r : residual.v) r = -r;
+  return true;
+}
+
 // ---- 4. threshold, keeping anti-aliased ink levels ----
 struct Ink {
   Plane level;                // 0 = paper, 1 = full ink (anti-aliased edges in between)
@@ -227,10 +252,10 @@ struct Ink {
 };
 
 Ink find_ink(const Plane& residual) {
-  std::vector<float> centred(residual.v);
-  const float mid = median_of(centred);
-  for (float& c : centred) c = std::abs(c - mid);
-  const float sigma = 1.4826f * median_of(centred);
+  std::vector<float> below;  // paper noise: the residuals under the surface (ink is above)
+  for (float r : residual.v)
+    if (r < 0) below.push_back(-r);
+  const float sigma = 1.4826f * median_of(below);
   std::vector<float> strong;
   for (float r : residual.v)
     if (r > std::max(5 * sigma, 0.05f)) strong.push_back(r);
@@ -325,30 +350,34 @@ std::vector<Component> drop_specks(const std::vector<Component>& all) {
   return kept;
 }
 
-// The ink levels of the given components (and their anti-aliased rims) inside box.
-Plane cut_out(const Ink& ink, const std::vector<int>& labels, const std::vector<Component>& parts, Box box) {
-  std::vector<bool> keep_label;
+// One digit's ink, cropped: its levels (with the anti-aliased rim) and its
+// confident-ink mask (1 on the digit's own components).
+struct DigitInk {
+  Plane level, mask;
+};
+
+DigitInk cut_out(const Ink& ink, const std::vector<int>& labels, const std::vector<Component>& parts, Box box) {
   int max_label = 0;
   for (const auto& c : parts) max_label = std::max(max_label, c.label);
-  keep_label.assign(size_t(max_label) + 1, false);
+  std::vector<bool> keep_label(size_t(max_label) + 1, false);
   for (const auto& c : parts) keep_label[size_t(c.label)] = true;
+  auto ours = [&](int l) { return l > 0 && l <= max_label && keep_label[size_t(l)]; };
   const int w = ink.level.w, h = ink.level.h;
   box.x0 = std::max(box.x0 - 1, 0);
   box.y0 = std::max(box.y0 - 1, 0);
   box.x1 = std::min(box.x1 + 1, w - 1);
   box.y1 = std::min(box.y1 + 1, h - 1);
-  Plane out(box.width(), box.height());
+  DigitInk out{Plane(box.width(), box.height()), Plane(box.width(), box.height())};
   for (int y = box.y0; y <= box.y1; ++y)
     for (int x = box.x0; x <= box.x1; ++x) {
-      bool ours = false;
-      for (int dy = -1; dy <= 1 && !ours; ++dy)
-        for (int dx = -1; dx <= 1 && !ours; ++dx) {
+      bool near = false;
+      for (int dy = -1; dy <= 1 && !near; ++dy)
+        for (int dx = -1; dx <= 1 && !near; ++dx) {
           const int xx = x + dx, yy = y + dy;
-          if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
-          const int l = labels[size_t(yy) * size_t(w) + size_t(xx)];
-          ours = l > 0 && l <= max_label && keep_label[size_t(l)];
+          near = xx >= 0 && yy >= 0 && xx < w && yy < h && ours(labels[size_t(yy) * size_t(w) + size_t(xx)]);
         }
-      if (ours) out.at(x - box.x0, y - box.y0) = ink.level.at(x, y);
+      if (near) out.level.at(x - box.x0, y - box.y0) = ink.level.at(x, y);
+      if (ours(labels[size_t(y) * size_t(w) + size_t(x)])) out.mask.at(x - box.x0, y - box.y0) = 1.f;
     }
   return out;
 }
@@ -390,20 +419,30 @@ void thin(std::vector<uint8_t>& b, int w, int h) {
   }
 }
 
-// Redraws the skeleton of p with a round pen of the given width, on a canvas
-// with room for the pen around it.
-Plane redraw_strokes(const Plane& p, double pen_width) {
-  std::vector<uint8_t> skeleton = binary(p);
-  thin(skeleton, p.w, p.h);
+// Redraws the skeleton of a binary shape with a round pen, `scale` times larger:
+// every pair of neighbouring skeleton pixels becomes a capsule of the pen's width.
+Plane redraw_strokes(const Plane& shape, double scale, double pen_width) {
+  std::vector<uint8_t> skeleton = binary(shape);
+  thin(skeleton, shape.w, shape.h);
   const double r = pen_width / 2;
   const int pad = int(std::ceil(r)) + 1;
-  Plane out(p.w + 2 * pad, p.h + 2 * pad);
-  for (int y = 0; y < p.h; ++y)
-    for (int x = 0; x < p.w; ++x) {
-      if (!skeleton[size_t(y) * size_t(p.w) + size_t(x)]) continue;
-      for (int dy = -pad; dy <= pad; ++dy)
-        for (int dx = -pad; dx <= pad; ++dx)
-          if (dx * dx + dy * dy <= r * r) out.at(x + pad + dx, y + pad + dy) = 1.f;
+  Plane out(int(std::ceil(shape.w * scale)) + 2 * pad, int(std::ceil(shape.h * scale)) + 2 * pad);
+  auto stamp = [&](double cx, double cy) {
+    for (int y = std::max(0, int(cy - r)); y <= std::min(out.h - 1, int(cy + r) + 1); ++y)
+      for (int x = std::max(0, int(cx - r)); x <= std::min(out.w - 1, int(cx + r) + 1); ++x)
+        if ((x + 0.5 - cx) * (x + 0.5 - cx) + (y + 0.5 - cy) * (y + 0.5 - cy) <= r * r) out.at(x, y) = 1.f;
+  };
+  auto on = [&](int x, int y) { return x >= 0 && y >= 0 && x < shape.w && y < shape.h && skeleton[size_t(y) * size_t(shape.w) + size_t(x)]; };
+  for (int y = 0; y < shape.h; ++y)
+    for (int x = 0; x < shape.w; ++x) {
+      if (!on(x, y)) continue;
+      const double ax = (x + 0.5) * scale + pad, ay = (y + 0.5) * scale + pad;
+      stamp(ax, ay);
+      for (auto [dx, dy] : {std::pair{1, 0}, {0, 1}, {1, 1}, {-1, 1}}) {  // each neighbour pair once
+        if (!on(x + dx, y + dy)) continue;
+        const int steps = int(std::ceil(scale * std::hypot(dx, dy)));
+        for (int k = 1; k < steps; ++k) stamp(ax + dx * scale * k / steps, ay + dy * scale * k / steps);
+      }
     }
   return out;
 }
@@ -421,19 +460,22 @@ Plane crop_to_ink(const Plane& p) {
 }
 
 // ---- 6-9: from the cut-out ink of one digit to the network's input ----
-DigitImage to_network_input(const Plane& digit_ink, const PreprocessOptions& opts) {
+DigitImage to_network_input(const DigitInk& ink, const PreprocessOptions& opts) {
   const int box = std::max(1, int(std::lround(kBoxFraction * std::min(opts.rows, opts.cols))));
-  const int render = kRenderScale * box;
   DigitImage out;
-  Plane big = resize_longest_side(crop_to_ink(digit_ink), render);
-  const double width = stroke_width_estimate(big.v, big.w, big.h);
-  const double target = kMnistStrokeWidth * kRenderScale * box / 20.0;
-  out.stroke_width = width / kRenderScale;
-  if (width > target * kStrokeTolerance || width < target / kStrokeTolerance) {
-    big = resize_longest_side(crop_to_ink(redraw_strokes(big, target)), render);
+  // Stroke width at the box size, measured on the confident ink at working resolution.
+  const double to_box = double(box) / std::max(ink.mask.w, ink.mask.h);
+  out.stroke_width = stroke_width_estimate(ink.mask.v, ink.mask.w, ink.mask.h) * to_box;
+  const double target = kMnistStrokeWidth * box / 20.0;
+  Plane small;
+  if (out.stroke_width > target * kStrokeTolerance || out.stroke_width < target / kStrokeTolerance) {
+    // Redrawn at 4x the box and shrunk by area-averaging, so the new pen is anti-aliased too.
+    const double render_scale = to_box * kRenderScale;
+    small = resize_longest_side(crop_to_ink(redraw_strokes(ink.mask, render_scale, target * kRenderScale)), box);
     out.stroke_redrawn = true;
+  } else {
+    small = resize_longest_side(crop_to_ink(ink.level), box);
   }
-  const Plane small = resize_longest_side(big, box);
 
   // Centre of mass to the centre of the frame (MNIST's mean is (14.0, 14.0) for 28x28).
   double mass = 0, mx = 0, my = 0;
@@ -478,10 +520,12 @@ struct Scan {
 // Steps 1-5 on the whole image.
 Scan scan(const GrayImage& img) {
   Scan s;
-  const Plane gray = to_ink_plane(img, &s.inverted);
-  const Plane work = to_working_resolution(gray);
+  const Plane work = to_working_resolution(to_plane(img));
   s.scale = double(work.w) / img.width;
-  s.ink = find_ink(subtract_background(work));
+  Paper paper = border_paper(work);
+  Plane residual = subtract_background(work, paper);
+  s.inverted = flip_dark_ink(residual, paper.sigma);
+  s.ink = find_ink(residual);
   s.parts = drop_specks(components(s.ink.mask, work.w, work.h, s.labels));
   return s;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "digitnet/augment.hpp"
+#include "mnist_fixture.hpp"
 #include "digitnet/data.hpp"
 #include "digitnet/error.hpp"
 #include "digitnet/rng.hpp"
@@ -59,23 +60,7 @@ double mass(const float* v, size_t n) {
   return s;
 }
 
-// Real MNIST where the shape of real digits matters (ink mass); loaded once. From
-// DIGITNET_MNIST_DIR, else from data/mnist next to this source tree (where
-// scripts/test.sh puts it; ctest runs from the build directory).
-const Dataset& mnist_train() {
-  static const Dataset ds = [] {
-    const char* d = std::getenv("DIGITNET_MNIST_DIR");
-    const std::string here = __FILE__;
-    const std::string dir = d ? d : here.substr(0, here.rfind('/') + 1) + "../data/mnist";
-    try {
-      return dataset_load_split(dir, "train");
-    } catch (const Error& e) {
-      ADD_FAILURE() << e.what() << " (fetch it with scripts/fetch-mnist.sh " << dir << ")";
-      return Dataset{};
-    }
-  }();
-  return ds;
-}
+const Dataset& mnist_train() { return test::mnist("train"); }
 
 // The first `count` images of ds as a data set of their own (small permutations, quick tests).
 Dataset head(const Dataset& ds, size_t count) {
