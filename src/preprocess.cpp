@@ -19,6 +19,7 @@ constexpr double kMnistStrokeWidth = 2.2;  // pixels at the box size
 constexpr double kStrokeTolerance = 1.5;   // redraw only when off by more than this factor
 constexpr int kRenderScale = 4;            // redrawn strokes are drawn at 4x the box
 constexpr int kMinWorkingSide = 128, kMaxWorkingSide = 512;
+constexpr int kMinLocalBackgroundSide = 48;  // images smaller than this get no local background step
 
 // A gray image as floats; after step 1, ink is high and paper low.
 struct Plane {
@@ -245,6 +246,41 @@ bool flip_dark_ink(Plane& residual, float sigma) {
   return true;
 }
 
+// ---- local background: what the smooth surface missed ----
+// Shadows and vignetting with sharper edges than a cubic can follow. The paper
+// of each cell is its 20th-percentile level (ink covers less than 80% of a
+// cell), a 3x3 median over cells ignores cells full of ink, and the result is
+// interpolated bilinearly. Only positive (ink-like) background is removed.
+void subtract_local_background(Plane& r) {
+  const int cell = std::max(4, std::min(r.w, r.h) / 12);
+  const int gw = (r.w + cell - 1) / cell, gh = (r.h + cell - 1) / cell;
+  if (gw < 3 || gh < 3) return;
+  Plane grid(gw, gh);
+  std::vector<float> values;
+  for (int gy = 0; gy < gh; ++gy)
+    for (int gx = 0; gx < gw; ++gx) {
+      values.clear();
+      for (int y = gy * cell; y < std::min(r.h, (gy + 1) * cell); ++y)
+        for (int x = gx * cell; x < std::min(r.w, (gx + 1) * cell); ++x) values.push_back(r.at(x, y));
+      auto p20 = values.begin() + long(values.size() / 5);
+      std::nth_element(values.begin(), p20, values.end());
+      grid.at(gx, gy) = *p20;
+    }
+  Plane smooth(gw, gh);
+  for (int gy = 0; gy < gh; ++gy)
+    for (int gx = 0; gx < gw; ++gx) {
+      values.clear();
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          const int x = gx + dx, y = gy + dy;
+          if (x >= 0 && y >= 0 && x < gw && y < gh) values.push_back(grid.at(x, y));
+        }
+      smooth.at(gx, gy) = median_of(values);
+    }
+  const Plane background = resample(smooth, r.w, r.h);
+  for (size_t i = 0; i < r.v.size(); ++i) r.v[i] -= std::max(0.f, background.v[i]);
+}
+
 // ---- 4. threshold, keeping anti-aliased ink levels ----
 struct Ink {
   Plane level;                // 0 = paper, 1 = full ink (anti-aliased edges in between)
@@ -459,22 +495,60 @@ Plane crop_to_ink(const Plane& p) {
   return out;
 }
 
+// Holes in the shape smaller than 1% of its area become ink (loops of 0, 6, 8, 9 are far larger).
+Plane fill_pinholes(const Plane& mask) {
+  std::vector<uint8_t> paper(mask.v.size());
+  size_t area = 0;
+  for (size_t i = 0; i < paper.size(); ++i) {
+    paper[i] = mask.v[i] <= 0.5f;
+    area += !paper[i];
+  }
+  std::vector<int> labels;
+  Plane filled = mask;
+  for (const auto& hole : components(paper, mask.w, mask.h, labels)) {
+    const bool enclosed = hole.box.x0 > 0 && hole.box.y0 > 0 && hole.box.x1 < mask.w - 1 && hole.box.y1 < mask.h - 1;
+    if (!enclosed || double(hole.area) >= 0.01 * double(area)) continue;
+    for (int y = hole.box.y0; y <= hole.box.y1; ++y)
+      for (int x = hole.box.x0; x <= hole.box.x1; ++x)
+        if (labels[size_t(y) * size_t(mask.w) + size_t(x)] == hole.label) filled.at(x, y) = 1.f;
+  }
+  return filled;
+}
+
+// The digit's own full-ink level becomes 1: a darker smudge elsewhere in the
+// photo must not make this digit faint.
+Plane normalise_ink(const DigitInk& ink) {
+  std::vector<float> levels;
+  for (size_t i = 0; i < ink.mask.v.size(); ++i)
+    if (ink.mask.v[i] > 0.5f) levels.push_back(ink.level.v[i]);
+  if (levels.empty()) no_ink();
+  auto p90 = levels.begin() + long(levels.size() * 9 / 10);
+  std::nth_element(levels.begin(), p90, levels.end());
+  Plane out = ink.level;
+  for (float& v : out.v) v = std::min(1.f, v / std::max(*p90, 1e-3f));
+  return out;
+}
+
 // ---- 6-9: from the cut-out ink of one digit to the network's input ----
 DigitImage to_network_input(const DigitInk& ink, const PreprocessOptions& opts) {
   const int box = std::max(1, int(std::lround(kBoxFraction * std::min(opts.rows, opts.cols))));
   DigitImage out;
-  // Stroke width at the box size, measured on the confident ink at working resolution.
+  // Stroke width at the box size, measured on the confident ink at working
+  // resolution, with pinholes (paper grain, JPEG noise) filled first: their
+  // edges would count as stroke boundary and halve the estimate.
   const double to_box = double(box) / std::max(ink.mask.w, ink.mask.h);
-  out.stroke_width = stroke_width_estimate(ink.mask.v, ink.mask.w, ink.mask.h) * to_box;
+  out.stroke_width = stroke_width_estimate(fill_pinholes(ink.mask).v, ink.mask.w, ink.mask.h) * to_box;
   const double target = kMnistStrokeWidth * box / 20.0;
   Plane small;
-  if (out.stroke_width > target * kStrokeTolerance || out.stroke_width < target / kStrokeTolerance) {
+  static const double thick_tol = getenv("DN_THICK") ? atof(getenv("DN_THICK")) : 2.5;
+  static const double thin_tol = getenv("DN_THIN") ? atof(getenv("DN_THIN")) : kStrokeTolerance;
+  if (out.stroke_width > target * thick_tol || out.stroke_width < target / thin_tol) {
     // Redrawn at 4x the box and shrunk by area-averaging, so the new pen is anti-aliased too.
     const double render_scale = to_box * kRenderScale;
     small = resize_longest_side(crop_to_ink(redraw_strokes(ink.mask, render_scale, target * kRenderScale)), box);
     out.stroke_redrawn = true;
   } else {
-    small = resize_longest_side(crop_to_ink(ink.level), box);
+    small = resize_longest_side(crop_to_ink(normalise_ink(ink)), box);
   }
 
   // Centre of mass to the centre of the frame (MNIST's mean is (14.0, 14.0) for 28x28).
@@ -525,6 +599,8 @@ Scan scan(const GrayImage& img) {
   Paper paper = border_paper(work);
   Plane residual = subtract_background(work, paper);
   s.inverted = flip_dark_ink(residual, paper.sigma);
+  // Tiny scans have no room for uneven lighting; their digit fills the frame.
+  if (std::min(img.width, img.height) >= kMinLocalBackgroundSide) subtract_local_background(residual);
   s.ink = find_ink(residual);
   s.parts = drop_specks(components(s.ink.mask, work.w, work.h, s.labels));
   return s;
