@@ -185,7 +185,8 @@ void expect_close(const Photo& ph, const std::string& what) {
   for (const auto& g : glyphs()) {
     const DigitImage seen = preprocess_digit(draw_photo(g, ph), PreprocessOptions{});
     const Match m = match(seen.pixels, g);
-    std::printf("%-32s digit %c: distance %.3f, nearest other %.3f\n", what.c_str(), g.name, m.own, m.nearest_other);
+    std::printf("%-32s digit %c: distance %.3f, nearest other %.3f, stroke %.2f px%s\n", what.c_str(), g.name, m.own,
+                m.nearest_other, seen.stroke_width, seen.stroke_redrawn ? " (redrawn)" : "");
     EXPECT_LT(m.own, kClose) << what << ", digit " << g.name << "\n" << image_text_art(seen.pixels);
     EXPECT_LT(m.own, m.nearest_other) << what << ", digit " << g.name;
     EXPECT_TRUE(seen.inverted) << what;
@@ -221,8 +222,8 @@ TEST(Preprocess, PenWidths) {
   Photo thin;  // a fine pen: 1.5 px on a 200-px digit would vanish when scaled down
   thin.digit_height = 200, thin.width = thin.height = 300, thin.cx = thin.cy = 150, thin.pen = 1.5;
   expect_close(thin, "thin pen");
-  Photo marker;  // a marker: strokes a quarter of the digit's height
-  marker.pen = 30;
+  Photo marker;  // a marker: strokes 30% of the digit's height
+  marker.pen = 36;
   expect_close(marker, "marker");
   const DigitImage t = preprocess_digit(draw_photo(glyphs()[2], thin), PreprocessOptions{});
   EXPECT_TRUE(t.stroke_redrawn);
