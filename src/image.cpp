@@ -88,6 +88,7 @@ GrayImage read_jpeg(const std::string& path, const std::string& bytes) {
   int w = 0, h = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(tj, data, (unsigned long)bytes.size(), &w, &h, &subsampling, &colorspace) != 0)
     bad(path, std::string("unreadable JPEG header: ") + tjGetErrorStr2(tj));
+  if (w <= 0 || h <= 0) bad(path, "unreadable JPEG header (no frame size)");
   check_dimensions(path, w, h);
   GrayImage img = blank(w, h);
   if (tjDecompress2(tj, data, (unsigned long)bytes.size(), img.pixels.data(), w, 0, h, TJPF_GRAY,
