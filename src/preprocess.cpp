@@ -708,6 +708,28 @@ std::vector<DigitImage> preprocess_number(const GrayImage& img, const Preprocess
         }
       }
   }
+  // A piece far smaller than the biggest digit (the detached flag of a 5, a broken
+  // stroke) joins its horizontally nearest neighbour.
+  auto area_of = [](const std::vector<Component>& g) {
+    size_t a = 0;
+    for (const auto& c : g) a += c.area;
+    return a;
+  };
+  for (bool merged = true; merged && groups.size() > 1;) {
+    merged = false;
+    size_t biggest = 0;
+    for (const auto& g : groups) biggest = std::max(biggest, area_of(g));
+    for (size_t i = 0; i < groups.size() && !merged; ++i) {
+      if (double(area_of(groups[i])) >= 0.15 * double(biggest)) continue;
+      size_t nearest = i == 0 ? 1 : 0;
+      for (size_t j = 0; j < groups.size(); ++j)
+        if (j != i && box_gap(box_of(groups[i]), box_of(groups[j])) < box_gap(box_of(groups[i]), box_of(groups[nearest])))
+          nearest = j;
+      groups[nearest].insert(groups[nearest].end(), groups[i].begin(), groups[i].end());
+      groups.erase(groups.begin() + long(i));
+      merged = true;
+    }
+  }
   std::sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) { return box_of(a).x0 < box_of(b).x0; });
   std::vector<DigitImage> digits;
   for (const auto& g : groups) {
