@@ -2,7 +2,9 @@
 # The whole product on a fresh Debian 12 machine, in one command: installs the
 # Debian packages, builds, fetches and verifies MNIST, trains the default model
 # (784-512-512-10, Adam) with 2 MPI ranks, scores the final checkpoint on the
-# 10,000 test images and prints the test accuracy.
+# 10,000 test images, prints the test accuracy and draws pictures of the run
+# (training curves, confusion matrix, per-class precision/recall, the
+# misclassified test digits) into RUN_DIR/pictures.
 # Environment: RANKS (default 2), EPOCHS (default 10), RUN_DIR (default runs/demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +35,8 @@ build/digitnet-score "$final" --data data/mnist --json >"$run/score.json"
 accuracy=$(/usr/bin/python3 -c "import json; print('%.2f' % (100 * json.load(open('$run/score.json'))['results'][0]['accuracy']))")
 printf '\nTest accuracy: %s%% (model 784-512-512-10, %s ranks, %s epochs, training took %s s)\n' \
   "$accuracy" "$ranks" "$epochs" "$seconds"
-echo "Checkpoints: $run/checkpoints   metrics: $run/metrics.csv   scores: $run/score.json"
+echo "== pictures =="
+scripts/plot_training.py "$run/metrics.csv" -o "$run/pictures/training.png"
+scripts/plot_results.py "$run/score.json" -o "$run/pictures"
+echo "Checkpoints: $run/checkpoints   metrics: $run/metrics.csv   scores: $run/score.json   pictures: $run/pictures/"
+echo "Try your own handwriting: build/digitnet-score $run/checkpoints --images YOUR_PHOTO.jpg --show"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package digitnet needs to build, test and run.
-# Usage: scripts/install-deps.sh [--peers]
+# Usage: scripts/install-deps.sh [--peers] [--eval]
 # Idempotent and non-interactive: packages already present are skipped, so a
 # second run costs a dpkg query and nothing else.
 set -euo pipefail
@@ -16,18 +16,22 @@ packages=(
   nlohmann-json3-dev                        # --json output of the scorer
   zlib1g-dev                                # crc32, .gz IDX files
   libpng-dev libturbojpeg0-dev libleptonica-dev  # image files: PNG, JPEG; BMP, PGM/PPM (digitnet-score --images)
-  python3-matplotlib python3-pandas         # pictures: scripts/plot_training.py, scripts/plot_results.py
+  python3-matplotlib python3-pandas python3-pil  # pictures (scripts/plot_*.py); test images (tests/e2e)
   slurmctld slurmd slurm-client munge       # Slurm jobs and the local test cluster (cluster/)
   iproute2                                  # network namespaces of the multi-host tests (cluster/netns)
   ca-certificates
 )
 
 # Optional groups, by argument: --peers adds PyTorch for the peer comparison of
-# scripts/bench.sh (about 230 packages, so not part of the default set).
+# scripts/bench.sh (about 230 packages, so not part of the default set); --eval
+# adds what scripts/eval-images.sh needs.
 for arg in "$@"; do
   case $arg in
     --peers) packages+=(python3-torch libopenblas0-pthread) ;;  # without OpenBLAS, torch runs on reference BLAS (10x slower)
-    *) echo "install-deps: unknown argument $arg (expected --peers)" >&2; exit 2 ;;
+    # --eval: non-MNIST digit images for scripts/eval-images.sh (optdigits scans, handwriting fonts)
+    --eval) packages+=(python3-sklearn python3-scipy fonts-bwht fonts-dkg-handwriting fonts-breip fonts-humor-sans
+                       fonts-klee fonts-rufscript fonts-sjfonts fonts-yusei-magic fonts-linex fonts-comic-neue) ;;
+    *) echo "install-deps: unknown argument $arg (expected --peers or --eval)" >&2; exit 2 ;;
   esac
 done
 
