@@ -132,7 +132,8 @@ def misclassified_draw(data, title):
     for ax, (caption, where, image) in zip(axes.flat, digits):
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)  # stored white-on-black; draw ink dark
         ax.set_title(caption, fontsize=9)
-        ax.text(0.5, -0.04, where, transform=ax.transAxes, ha="center", va="top", fontsize=7, color="0.4")
+        short = where if len(where) <= 18 else where[:8] + "…" + where[-9:]  # long names would squeeze the digits
+        ax.text(0.5, -0.04, short, transform=ax.transAxes, ha="center", va="top", fontsize=7, color="0.4")
     fig.suptitle(f"{title} — {len(digits)} of {total} misclassified shown" if total > len(digits) else title)
     return fig
 

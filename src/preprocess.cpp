@@ -17,12 +17,14 @@ namespace {
 constexpr double kBoxFraction = 20.0 / 28.0;
 constexpr double kMnistStrokeWidth = 2.2;  // pixels at the box size
 // Redraw only pens 1.5x thinner or thicker than MNIST's. Thick strokes of tiny
-// scans are not redrawn: they are blur, and the skeleton of a blurred blob loses
-// the loops (77.0% instead of 90.1% on the 8x8 scans of scripts/eval-images.sh).
+// scans and tiny digits are not redrawn: they are blur, and the skeleton of a
+// blurred blob loses the loops (77.0% instead of 90.1% on the 8x8 scans of
+// scripts/eval-images.sh, 92.7% instead of 93.2% on its photos).
 constexpr double kStrokeTolerance = 1.5;
 constexpr int kRenderScale = 4;            // redrawn strokes are drawn at 4x the box
 constexpr int kMinWorkingSide = 128, kMaxWorkingSide = 512;
-constexpr int kTinyScanSide = 48;  // images smaller than this: no local background, no thick-stroke redraw
+constexpr int kTinyScanSide = 48;   // images smaller than this: no local background, no thick-stroke redraw
+constexpr int kTinyDigitSide = 24;  // digits smaller than this (image pixels): no thick-stroke redraw
 
 // A gray image as floats; after step 1, ink is high and paper low.
 struct Plane {
@@ -557,9 +559,11 @@ Plane normalise_ink(const DigitInk& ink) {
 }
 
 // ---- 6-9: from the cut-out ink of one digit to the network's input ----
-DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, const PreprocessOptions& opts) {
+DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, double scale, const PreprocessOptions& opts) {
   const int box = std::max(1, int(std::lround(kBoxFraction * std::min(opts.rows, opts.cols))));
   DigitImage out;
+  // A digit only a few pixels tall in its image is as blurred as a tiny scan.
+  const bool tiny = tiny_scan || std::max(ink.mask.w, ink.mask.h) / scale < kTinyDigitSide;
   // Stroke width at the box size, measured on the confident ink at working
   // resolution, with pinholes (paper grain, JPEG noise) filled first: their
   // edges would count as stroke boundary and halve the estimate.
@@ -567,7 +571,7 @@ DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, const Preproces
   out.stroke_width = stroke_width_estimate(fill_pinholes(ink.mask).v, ink.mask.w, ink.mask.h) * to_box;
   const double target = kMnistStrokeWidth * box / 20.0;
   Plane small;
-  const bool thick = out.stroke_width > target * kStrokeTolerance && !tiny_scan;
+  const bool thick = out.stroke_width > target * kStrokeTolerance && !tiny;
   if (thick || out.stroke_width < target / kStrokeTolerance) {
     // Redrawn at 4x the box and shrunk by area-averaging, so the new pen is anti-aliased too.
     const double render_scale = to_box * kRenderScale;
@@ -676,7 +680,7 @@ DigitImage preprocess_digit(const GrayImage& img, const PreprocessOptions& opts)
   const Scan s = scan(img);
   Box all;
   for (const auto& c : s.parts) all.add(c.box);
-  DigitImage out = to_network_input(cut_out(s.ink, s.labels, s.parts, all), s.tiny_scan, opts);
+  DigitImage out = to_network_input(cut_out(s.ink, s.labels, s.parts, all), s.tiny_scan, s.scale, opts);
   out.inverted = s.inverted;
   out.x = int(all.x0 / s.scale);
   out.width = int(std::ceil(all.width() / s.scale));
@@ -734,7 +738,7 @@ std::vector<DigitImage> preprocess_number(const GrayImage& img, const Preprocess
   std::vector<DigitImage> digits;
   for (const auto& g : groups) {
     const Box b = box_of(g);
-    DigitImage d = to_network_input(cut_out(s.ink, s.labels, g, b), s.tiny_scan, opts);
+    DigitImage d = to_network_input(cut_out(s.ink, s.labels, g, b), s.tiny_scan, s.scale, opts);
     d.inverted = s.inverted;
     d.x = int(b.x0 / s.scale);
     d.width = int(std::ceil(b.width() / s.scale));

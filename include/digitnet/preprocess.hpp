@@ -1,20 +1,23 @@
 // MNIST-style preprocessing: turns any photo or scan of a handwritten digit into
 // what the network was trained on — white ink on black, the digit scaled into a
 // 20x20 box (for 28x28 inputs) and centred by its centre of mass.
-// The steps, in order (preprocess.cpp follows them one function each):
-//   1. gray, ink polarity: the paper is the median level; light paper is inverted
-//   2. working resolution: longest side brought into [128, 512] pixels
-//   3. background: a smooth cubic surface fitted to the paper (robustly, ink
-//      excluded) is subtracted — uneven lighting, gradients, soft shadows
-//   4. threshold relative to the noise and the ink contrast; the mask keeps the
-//      anti-aliased ink levels at its edge
-//   5. specks: connected components far smaller than the digit are dropped
-//   6. crop to the ink
-//   7. stroke width: measured; a pen far thinner or thicker than MNIST's
-//      (about 2 px at the 20-px box) is skeletonised and redrawn at MNIST's width
-//   8. the longest side scaled to the box (area-averaging), aspect ratio kept
-//   9. placed in the input frame with its centre of mass at the centre
-// --read applies 1-5 to the whole image, then splits the ink into digits.
+// The steps, in order (preprocess.cpp has one function per step):
+//   1. gray; working resolution: longest side brought into [128, 512] pixels
+//   2. background: a smooth cubic surface fitted to the paper, robustly (starting
+//      from the border's level, ink of either polarity excluded), is subtracted —
+//      uneven lighting, gradients, vignetting
+//   3. ink polarity: ink is the heavy tail of what remains; dark ink on light
+//      paper (the usual photo) is flipped so that ink is high
+//   4. local background: shadows the cubic missed, from cell percentiles
+//   5. threshold relative to the paper noise and the ink contrast; the ink keeps
+//      its anti-aliased levels at the stroke edges
+//   6. components: shadows touching the image edge and specks are dropped
+//   7. crop to the ink; the digit's own ink level becomes full scale
+//   8. stroke width: measured; a pen 1.5x thinner or thicker than MNIST's (2.2 px
+//      at the 20-px box) is skeletonised and redrawn at MNIST's width
+//   9. the longest side scaled to the box (area-averaging), aspect ratio kept
+//  10. placed in the input frame with its centre of mass at the centre
+// --read applies steps 1-6 to the whole image, then splits the ink into digits.
 #pragma once
 #include <cstdint>
 #include <string>
