@@ -3,8 +3,9 @@
 
 usage: plot_results.py SCORE.json [-o OUTDIR] [--prefix NAME] [--result I]
 
-Writes <prefix>confusion.png, <prefix>precision_recall.png and <prefix>misclassified.png
-into OUTDIR (default: the JSON's directory) from results[I] (default 0), prints each path
+Writes <prefix>confusion.png, <prefix>precision_recall.png, <prefix>misclassified.png and,
+for scored image files (digitnet-score --images), <prefix>images.png (each image beside
+what the network saw, first 24 images) into OUTDIR (default: the JSON's directory) from results[I] (default 0), prints each path
 written, and skips (with a note) a picture whose data is absent, e.g. for unlabelled
 images. Bad input: one line on stderr, exit 2.
 """
@@ -138,6 +139,45 @@ def misclassified_draw(data, title):
     return fig
 
 
+def images_get(r):
+    """(file, label, predicted, probability, 28x28 view) of the first scored image files, or None."""
+    if not r.get("images") or r.get("read"):
+        return None
+    rows, cols = int(r["rows"]), int(r["cols"])
+    shown = []
+    for i in r["images"][:24]:
+        view = np.array(i["pixels"], dtype=np.int64)
+        if view.shape != (rows * cols,):
+            raise ValueError(f"pixels must be rows*cols = {rows * cols} ints")
+        shown.append((str(i["file"]), i.get("label"), int(i["predicted"]), float(i["probability"]),
+                      view.reshape(rows, cols)))
+    return shown
+
+
+def images_draw(shown, title):
+    from PIL import Image  # python3-pil, a dependency of matplotlib
+    ncols = min(6, len(shown))
+    nrows = math.ceil(len(shown) / ncols)
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(2.3 * ncols, 1.35 * nrows + 0.6),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for k, (path, label, predicted, probability, view) in enumerate(shown):
+        photo_ax, view_ax = axes[k // ncols][2 * (k % ncols)], axes[k // ncols][2 * (k % ncols) + 1]
+        try:
+            with Image.open(path) as photo:
+                photo.thumbnail((160, 160))
+                photo_ax.imshow(np.asarray(photo.convert("RGB")))
+        except OSError:
+            photo_ax.text(0.5, 0.5, "(unreadable)", ha="center", va="center", fontsize=7)
+        view_ax.imshow(view, cmap="gray", vmin=0, vmax=255)  # as the network sees it: white on black
+        wrong = label is not None and label != predicted
+        view_ax.set_title(f"{predicted} ({probability:.2f})" + (f" ✗ {label}" if wrong else ""), fontsize=9,
+                          color="red" if wrong else "black")
+    fig.suptitle(title + " — each image, then what the network saw")
+    return fig
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("score", metavar="SCORE.json")
@@ -152,7 +192,8 @@ def main():
         r = result_read(args.score, args.result)
         pictures = [("confusion", confusion_get, confusion_draw),
                     ("precision_recall", precision_recall_get, precision_recall_draw),
-                    ("misclassified", misclassified_get, misclassified_draw)]
+                    ("misclassified", misclassified_get, misclassified_draw),
+                    ("images", images_get, images_draw)]
         data = []
         for name, get, _ in pictures:
             try:

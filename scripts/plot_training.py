@@ -89,6 +89,7 @@ def main():
     df = metrics_read(args.metrics)
     fig = figure_draw(df, f"{args.metrics}  ({len(df)} epochs)")
     try:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
         fig.savefig(out, dpi=100)
     except OSError as e:
         print(f"plot_training.py: cannot write {out}: {e.strerror}", file=sys.stderr)

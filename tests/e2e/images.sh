@@ -59,7 +59,7 @@ pass "--show and --save-preprocessed"
 # 5. Pictures of the run: training curves and the results of the PNG test set.
 "$ROOT/scripts/plot_training.py" "$TMP/metrics.csv" -o "$TMP/training.png"
 "$ROOT/scripts/plot_results.py" "$TMP/png.json" -o "$TMP/plots"
-for png in "$TMP/training.png" "$TMP/plots/confusion.png" "$TMP/plots/precision_recall.png" "$TMP/plots/misclassified.png"; do
+for png in "$TMP/training.png" "$TMP/plots/"{confusion,precision_recall,misclassified,images}.png; do
   [[ -s $png && $(head -c 4 "$png" | tail -c 3) == PNG ]] || fail "$png is missing or not a PNG"
 done
 pass "plots: $(cd "$TMP" && ls training.png plots/*.png | tr '\n' ' ')"
