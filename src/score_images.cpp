@@ -35,7 +35,9 @@ struct Recognised {
 };
 
 bool is_class_name(const std::string& name, uint32_t classes) {
-  if (name.empty() || name.size() > 6 || !std::all_of(name.begin(), name.end(), ::isdigit)) return false;
+  if (name.empty() || name.size() > 6 ||
+      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
   return uint32_t(std::stoul(name)) < classes && (name == "0" || name[0] != '0');
 }
 
