@@ -31,7 +31,7 @@ ScoreOptions score_options_parse(int argc, const char* const* argv) {
       ("data", po::value(&o.data_dir), "directory with the labelled IDX test set")
       ("split", po::value(&o.split)->default_value(o.split), "which files of --data: <split>-images-idx3-ubyte and <split>-labels-idx1-ubyte (raw or .gz)")
       ("images", po::value(&o.images)->multitoken(), "image files (PNG, JPEG, BMP, PGM/PPM, TIFF, GIF, WebP) or directories; images in sub-directories named 0, 1, ... are labelled and scored like a test set")
-      ("threshold", po::value(&o.threshold)->default_value(o.threshold), "a prediction whose probability is below this is marked uncertain")
+      ("threshold", po::value(&o.threshold)->default_value(o.threshold, "0.8"), "a prediction whose probability is below this is marked uncertain")
       ("preprocess", po::value(&o.preprocess)->default_value(o.preprocess), "auto: MNIST-style preprocessing unless an image already is network input (model size, light ink on black); full: always; none: never")
       ("read", po::bool_switch(&o.read_number), "each image holds several digits on one line: print the number")
       ("show", po::bool_switch(&o.show), "print what the network saw, as text art")

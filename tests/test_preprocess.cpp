@@ -299,7 +299,9 @@ TEST(Preprocess, ReadsDigitsLeftToRight) {
     const Match m = match(digits[k].pixels, glyphs()[order[k]]);
     EXPECT_LT(m.own, kClose) << "digit " << k;
     EXPECT_LT(m.own, m.nearest_other) << "digit " << k;
-    if (k) EXPECT_GT(digits[k].x, digits[k - 1].x);
+    if (k > 0) {
+      EXPECT_GT(digits[k].x, digits[k - 1].x);
+    }
   }
 }
 
