@@ -172,11 +172,12 @@ std::vector<float> Mlp::predict_dataset(const Dataset& ds, const InputNorm& norm
   return probs;
 }
 
-EvalResult Mlp::evaluate(const Dataset& ds, const InputNorm& norm, Range range) {
-  const std::vector<float> probs = predict_dataset(ds, norm, range);
+EvalResult Mlp::evaluate(const Dataset& ds, const InputNorm& norm, Range range, std::vector<float>* probs_out) {
+  std::vector<float> probs = predict_dataset(ds, norm, range);
   std::vector<int32_t> labels(ds.labels.begin() + long(range.begin), ds.labels.begin() + long(range.end));
   EvalResult result(shape_.classes);
   result.add(probs.data(), labels.data(), labels.size());
+  if (probs_out) *probs_out = std::move(probs);
   return result;
 }
 

@@ -59,6 +59,16 @@ struct Box {
   }
 };
 
+// Whether pixel (x, y) or one of its 8 neighbours (inside w x h) satisfies
+// is(row-major index): the anti-aliased rim next to confident ink.
+template <class Predicate>
+bool any_neighbour(int x, int y, int w, int h, Predicate is) {
+  for (int yy = std::max(0, y - 1); yy <= std::min(h - 1, y + 1); ++yy)
+    for (int xx = std::max(0, x - 1); xx <= std::min(w - 1, x + 1); ++xx)
+      if (is(size_t(yy) * size_t(w) + size_t(xx))) return true;
+  return false;
+}
+
 [[noreturn]] void no_ink() { fail(ErrorKind::data, "no ink found (blank image, or no digit stands out from the paper)"); }
 
 float median_of(std::vector<float> values) {
@@ -322,12 +332,7 @@ Ink find_ink(const Plane& residual) {
   // Levels survive next to confident ink (the anti-aliased rim) and are zero elsewhere.
   for (int y = 0; y < residual.h; ++y)
     for (int x = 0; x < residual.w; ++x) {
-      bool near = false;
-      for (int dy = -1; dy <= 1 && !near; ++dy)
-        for (int dx = -1; dx <= 1 && !near; ++dx) {
-          const int xx = x + dx, yy = y + dy;
-          near = xx >= 0 && yy >= 0 && xx < residual.w && yy < residual.h && out.mask[size_t(yy) * size_t(residual.w) + size_t(xx)];
-        }
+      const bool near = any_neighbour(x, y, residual.w, residual.h, [&](size_t i) { return out.mask[i] != 0; });
       if (near) out.level.at(x, y) = std::clamp(residual.at(x, y) / ink, 0.f, 1.f);
     }
   return out;
@@ -435,12 +440,7 @@ DigitInk cut_out(const Ink& ink, const std::vector<int>& labels, const std::vect
   DigitInk out{Plane(box.width(), box.height()), Plane(box.width(), box.height())};
   for (int y = box.y0; y <= box.y1; ++y)
     for (int x = box.x0; x <= box.x1; ++x) {
-      bool near = false;
-      for (int dy = -1; dy <= 1 && !near; ++dy)
-        for (int dx = -1; dx <= 1 && !near; ++dx) {
-          const int xx = x + dx, yy = y + dy;
-          near = xx >= 0 && yy >= 0 && xx < w && yy < h && ours(labels[size_t(yy) * size_t(w) + size_t(xx)]);
-        }
+      const bool near = any_neighbour(x, y, w, h, [&](size_t i) { return ours(labels[i]); });
       if (near) out.level.at(x - box.x0, y - box.y0) = ink.level.at(x, y);
       if (ours(labels[size_t(y) * size_t(w) + size_t(x)])) out.mask.at(x - box.x0, y - box.y0) = 1.f;
     }

@@ -163,10 +163,8 @@ int score_run(const ScoreOptions& opts) {
                                         " classes, the test labels go up to " + std::to_string(test.num_classes - 1));
       Mlp model(s.shape);
       model.params() = s.params;
-      const std::vector<float> probs = model.predict_dataset(test, s.input, Range{0, test.count});
-      EvalResult r(s.shape.classes);
-      std::vector<int32_t> labels(test.labels.begin(), test.labels.end());
-      r.add(probs.data(), labels.data(), test.count);
+      std::vector<float> probs;
+      const EvalResult r = model.evaluate(test, s.input, Range{0, test.count}, &probs);
       if (opts.json) {
         results.push_back(to_json(path, s, r, test, probs, opts.misclassified));
       } else {

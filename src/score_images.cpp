@@ -123,6 +123,91 @@ void save_preprocessed(const std::string& dir, size_t index, const Recognised& r
   }
 }
 
+// What the network made of one image: its digits left to right, and how sure it is.
+struct Reading {
+  std::string number;         // the predicted digits
+  std::string probabilities;  // "4 99% 0 100% ..."
+  uint32_t first = 0;         // the (first) digit
+  double lowest = 1;          // the least sure digit's probability
+  bool uncertain = false;     // below --threshold
+};
+
+Reading reading_of(const Recognised& r, uint32_t classes, double threshold) {
+  Reading out;
+  for (size_t d = 0; d < r.digits.size(); ++d) {
+    const float* p = r.probs.data() + d * classes;
+    const uint32_t c = score_argmax(p, classes);
+    if (d == 0) out.first = c;
+    out.number += std::to_string(c);
+    out.lowest = std::min(out.lowest, double(p[c]));
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%u %.0f%%", d ? " " : "", c, 100.0 * p[c]);
+    out.probabilities += buf;
+  }
+  out.uncertain = out.lowest < threshold;
+  return out;
+}
+
+nlohmann::json digit_json(const DigitImage& di, const float* p, uint32_t classes) {
+  const uint32_t c = score_argmax(p, classes);
+  return {{"predicted", c}, {"probability", p[c]}, {"top", top_json(p, classes)}, {"x", di.x}, {"width", di.width},
+          {"preprocessing", {{"passed_through", di.passed_through}, {"inverted", di.inverted},
+                             {"stroke_width", di.stroke_width}, {"stroke_redrawn", di.stroke_redrawn}}},
+          {"pixels", score_pixels_json(di.pixels.pixels.data(), di.pixels.pixels.size())}};
+}
+
+// One entry of "images": a single digit's fields, or "number" and "digits" with --read.
+nlohmann::json image_json(const Recognised& r, const Reading& reading, bool read_number, uint32_t classes) {
+  nlohmann::json j = {{"file", r.file.path}, {"uncertain", reading.uncertain}};
+  j["label"] = r.file.label >= 0 ? nlohmann::json(r.file.label) : nlohmann::json();
+  if (!read_number) {
+    j.update(digit_json(r.digits[0], r.probs.data(), classes));
+    return j;
+  }
+  j["number"] = reading.number;
+  j["digits"] = nlohmann::json::array();
+  for (size_t d = 0; d < r.digits.size(); ++d) j["digits"].push_back(digit_json(r.digits[d], r.probs.data() + d * classes, classes));
+  return j;
+}
+
+void print_header(bool csv, bool read_number) {
+  if (csv)
+    std::printf(read_number ? "file,number,probabilities,uncertain\n"
+                            : "file,label,predicted,probability,uncertain,second,second_probability,third,third_probability\n");
+  else if (read_number)
+    std::printf("%-10s %6s  %-28s %s\n", "number", "prob", "digits (probability)", "file");
+  else
+    std::printf("%-5s %6s  %-34s %-5s %s\n", "digit", "prob", "top 3", "label", "file");
+}
+
+void print_csv_row(const Recognised& r, const Reading& reading, bool read_number, uint32_t classes) {
+  if (read_number) {
+    std::printf("%s,%s,%s,%d\n", csv_quote(r.file.path).c_str(), reading.number.c_str(), reading.probabilities.c_str(),
+                int(reading.uncertain));
+    return;
+  }
+  const float* p = r.probs.data();
+  const auto order = ranked(p, classes);
+  std::printf("%s,%s,%u,%.6f,%d,%u,%.6f,%u,%.6f\n", csv_quote(r.file.path).c_str(),
+              r.file.label >= 0 ? std::to_string(r.file.label).c_str() : "", order[0], p[order[0]],
+              int(reading.uncertain), order.size() > 1 ? order[1] : 0, order.size() > 1 ? p[order[1]] : 0.f,
+              order.size() > 2 ? order[2] : 0, order.size() > 2 ? p[order[2]] : 0.f);
+}
+
+void print_table_row(const Recognised& r, const Reading& reading, bool read_number, uint32_t classes) {
+  const char* mark = reading.uncertain ? "   (uncertain)" : "";
+  if (read_number) {
+    std::printf("%-10s %5.1f%%  %-28s %s%s\n", (reading.number + (reading.uncertain ? "?" : "")).c_str(),
+                100 * reading.lowest, reading.probabilities.c_str(), r.file.path.c_str(), mark);
+    return;
+  }
+  const int predicted = int(reading.first);
+  const std::string label =
+      r.file.label < 0 ? "" : std::to_string(r.file.label) + (predicted == r.file.label ? "" : " ✗");
+  std::printf("%-5s %5.1f%%  %-34s %-5s %s%s\n", (std::to_string(predicted) + (reading.uncertain ? "?" : "")).c_str(),
+              100.0 * reading.lowest, top_text(r.probs.data(), classes).c_str(), label.c_str(), r.file.path.c_str(), mark);
+}
+
 }  // namespace
 
 int score_images(const ScoreOptions& opts) {
@@ -195,13 +280,7 @@ int score_images(const ScoreOptions& opts) {
   int status = 0;
   size_t uncertain = 0, ok = 0;
   nlohmann::json images = nlohmann::json::array(), errors = nlohmann::json::array(), wrong = nlohmann::json::array();
-  if (!opts.json && !opts.csv)
-    std::printf(opts.read_number ? "%-10s %6s  %-28s %s\n" : "%-5s %6s  %-34s %-5s %s\n",
-                opts.read_number ? "number" : "digit", "prob", opts.read_number ? "digits (probability)" : "top 3",
-                opts.read_number ? "file" : "label", "file");
-  if (opts.csv)
-    std::printf(opts.read_number ? "file,number,probabilities,uncertain\n"
-                                 : "file,label,predicted,probability,uncertain,second,second_probability,third,third_probability\n");
+  if (!opts.json) print_header(opts.csv, opts.read_number);
   FILE* art = opts.json || opts.csv ? stderr : stdout;
   for (size_t i = 0; i < all.size(); ++i) {
     const Recognised& r = all[i];
@@ -213,60 +292,18 @@ int score_images(const ScoreOptions& opts) {
     }
     ++ok;
     if (!opts.save_preprocessed.empty()) save_preprocessed(opts.save_preprocessed, i, r);
-    // Per digit: prediction and its probability; the image is uncertain if any digit is.
-    std::string number, probabilities;
-    double lowest = 1;
-    nlohmann::json digits = nlohmann::json::array();
-    for (size_t d = 0; d < r.digits.size(); ++d) {
-      const float* p = r.probs.data() + d * classes;
-      const uint32_t c = score_argmax(p, classes);
-      number += std::to_string(c);
-      lowest = std::min(lowest, double(p[c]));
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%s%u %.0f%%", d ? " " : "", c, 100.0 * p[c]);
-      probabilities += buf;
-      const DigitImage& di = r.digits[d];
-      digits.push_back({{"predicted", c}, {"probability", p[c]}, {"top", top_json(p, classes)},
-                        {"x", di.x}, {"width", di.width},
-                        {"preprocessing", {{"passed_through", di.passed_through}, {"inverted", di.inverted},
-                                           {"stroke_width", di.stroke_width}, {"stroke_redrawn", di.stroke_redrawn}}},
-                        {"pixels", score_pixels_json(di.pixels.pixels.data(), di.pixels.pixels.size())}});
-    }
-    const bool unsure = lowest < opts.threshold;
-    uncertain += unsure;
-    const float* p = r.probs.data();
-    const uint32_t predicted = score_argmax(p, classes);
+    const Reading reading = reading_of(r, classes, opts.threshold);
+    uncertain += reading.uncertain;
     if (opts.json) {
-      nlohmann::json j = {{"file", r.file.path}, {"uncertain", unsure}};
-      j["label"] = r.file.label >= 0 ? nlohmann::json(r.file.label) : nlohmann::json();
-      if (opts.read_number) {
-        j["number"] = number;
-        j["digits"] = digits;
-      } else {
-        j.update(digits[0]);
-      }
-      images.push_back(j);
-      if (!opts.read_number && r.file.label >= 0 && int(predicted) != r.file.label && wrong.size() < opts.misclassified)
-        wrong.push_back({{"file", r.file.path}, {"label", r.file.label}, {"predicted", predicted},
-                         {"probability", p[predicted]}, {"pixels", digits[0]["pixels"]}});
+      images.push_back(image_json(r, reading, opts.read_number, classes));
+      const bool misread = !opts.read_number && r.file.label >= 0 && int(reading.first) != r.file.label;
+      if (misread && wrong.size() < opts.misclassified)
+        wrong.push_back({{"file", r.file.path}, {"label", r.file.label}, {"predicted", reading.first},
+                         {"probability", reading.lowest}, {"pixels", images.back()["pixels"]}});
     } else if (opts.csv) {
-      if (opts.read_number) {
-        std::printf("%s,%s,%s,%d\n", csv_quote(r.file.path).c_str(), number.c_str(), probabilities.c_str(), int(unsure));
-      } else {
-        const auto order = ranked(p, classes);
-        std::printf("%s,%s,%u,%.6f,%d,%u,%.6f,%u,%.6f\n", csv_quote(r.file.path).c_str(),
-                    r.file.label >= 0 ? std::to_string(r.file.label).c_str() : "", predicted, p[predicted], int(unsure),
-                    order.size() > 1 ? order[1] : 0, order.size() > 1 ? p[order[1]] : 0.f,
-                    order.size() > 2 ? order[2] : 0, order.size() > 2 ? p[order[2]] : 0.f);
-      }
-    } else if (opts.read_number) {
-      std::printf("%-10s %5.1f%%  %-28s %s%s\n", (number + (unsure ? "?" : "")).c_str(), 100 * lowest,
-                  probabilities.c_str(), r.file.path.c_str(), unsure ? "   (uncertain)" : "");
+      print_csv_row(r, reading, opts.read_number, classes);
     } else {
-      const std::string label = r.file.label < 0 ? "" : std::to_string(r.file.label) + (int(predicted) == r.file.label ? "" : " ✗");
-      std::printf("%-5s %5.1f%%  %-34s %-5s %s%s\n", (std::to_string(predicted) + (unsure ? "?" : "")).c_str(),
-                  100.0 * p[predicted], top_text(p, classes).c_str(), label.c_str(), r.file.path.c_str(),
-                  unsure ? "   (uncertain)" : "");
+      print_table_row(r, reading, opts.read_number, classes);
     }
     if (opts.show)
       for (const auto& d : r.digits) std::fprintf(art, "%s\n", image_text_art(d.pixels).c_str());

@@ -82,8 +82,8 @@ class Mlp {
 
   // Softmax probabilities (range size, classes) of samples [range.begin, range.end) of ds.
   std::vector<float> predict_dataset(const Dataset& ds, const InputNorm& norm, Range range);
-  // Scores samples [range.begin, range.end) of ds.
-  EvalResult evaluate(const Dataset& ds, const InputNorm& norm, Range range);
+  // Scores samples [range.begin, range.end) of ds; probs_out, if given, receives their probabilities.
+  EvalResult evaluate(const Dataset& ds, const InputNorm& norm, Range range, std::vector<float>* probs_out = nullptr);
 
  private:
   void ensure_batch(size_t n);
