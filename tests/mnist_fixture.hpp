@@ -8,8 +8,8 @@
 #include <map>
 #include <string>
 
-#include "digitnet/data.hpp"
-#include "digitnet/error.hpp"
+#include "digitnet/core/data.hpp"
+#include "digitnet/core/error.hpp"
 
 namespace digitnet::test {
 

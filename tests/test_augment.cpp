@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "digitnet/augment.hpp"
+#include "digitnet/train/augment.hpp"
 #include "mnist_fixture.hpp"
-#include "digitnet/data.hpp"
-#include "digitnet/error.hpp"
-#include "digitnet/rng.hpp"
-#include "digitnet/shard.hpp"
+#include "digitnet/core/data.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/core/rng.hpp"
+#include "digitnet/core/shard.hpp"
 
 using namespace digitnet;
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "digitnet/checkpoint.hpp"
-#include "digitnet/error.hpp"
-#include "digitnet/model.hpp"
+#include "digitnet/core/checkpoint.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/core/model.hpp"
 #include "temp_dir.hpp"
 
 using namespace digitnet;

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "digitnet/data.hpp"
-#include "digitnet/error.hpp"
-#include "digitnet/rng.hpp"
-#include "digitnet/shard.hpp"
+#include "digitnet/core/data.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/core/rng.hpp"
+#include "digitnet/core/shard.hpp"
 #include "temp_dir.hpp"
 
 using namespace digitnet;

@@ -7,9 +7,9 @@
 #include <random>
 #include <string>
 
-#include "digitnet/error.hpp"
-#include "digitnet/image.hpp"
-#include "digitnet/preprocess.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/image/image.hpp"
+#include "digitnet/image/preprocess.hpp"
 #include "temp_dir.hpp"
 
 using namespace digitnet;

@@ -9,11 +9,11 @@
 #include <numeric>
 #include <vector>
 
-#include "digitnet/dense.hpp"
-#include "digitnet/eval.hpp"
-#include "digitnet/loss.hpp"
-#include "digitnet/model.hpp"
-#include "digitnet/rng.hpp"
+#include "digitnet/core/dense.hpp"
+#include "digitnet/core/eval.hpp"
+#include "digitnet/core/loss.hpp"
+#include "digitnet/core/model.hpp"
+#include "digitnet/core/rng.hpp"
 
 using namespace digitnet;
 

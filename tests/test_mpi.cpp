@@ -7,12 +7,12 @@
 #include <cstdlib>
 #include <vector>
 
-#include "digitnet/data.hpp"
-#include "digitnet/augment.hpp"
-#include "digitnet/dist.hpp"
-#include "digitnet/model.hpp"
-#include "digitnet/optim.hpp"
-#include "digitnet/shard.hpp"
+#include "digitnet/core/data.hpp"
+#include "digitnet/train/augment.hpp"
+#include "digitnet/train/dist.hpp"
+#include "digitnet/core/model.hpp"
+#include "digitnet/core/optim.hpp"
+#include "digitnet/core/shard.hpp"
 
 using namespace digitnet;
 

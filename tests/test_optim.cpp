@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "digitnet/error.hpp"
-#include "digitnet/optim.hpp"
-#include "digitnet/recipe.hpp"
-#include "digitnet/rng.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/core/optim.hpp"
+#include "digitnet/train/recipe.hpp"
+#include "digitnet/core/rng.hpp"
 
 using namespace digitnet;
 

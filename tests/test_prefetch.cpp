@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "digitnet/augment.hpp"
-#include "digitnet/error.hpp"
-#include "digitnet/prefetch.hpp"
-#include "digitnet/rng.hpp"
+#include "digitnet/train/augment.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/train/prefetch.hpp"
+#include "digitnet/core/rng.hpp"
 
 using namespace digitnet;
 using namespace std::chrono_literals;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "digitnet/error.hpp"
-#include "digitnet/preprocess.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/image/preprocess.hpp"
 #include "mnist_fixture.hpp"
 
 using namespace digitnet;

@@ -23,12 +23,12 @@
 #include <vector>
 
 #include "bench_timing.hpp"
-#include "digitnet/augment.hpp"
-#include "digitnet/data.hpp"
-#include "digitnet/error.hpp"
-#include "digitnet/model.hpp"
-#include "digitnet/prefetch.hpp"
-#include "digitnet/rng.hpp"
+#include "digitnet/train/augment.hpp"
+#include "digitnet/core/data.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/core/model.hpp"
+#include "digitnet/train/prefetch.hpp"
+#include "digitnet/core/rng.hpp"
 
 namespace po = boost::program_options;
 using namespace digitnet;

@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "bench_timing.hpp"
-#include "digitnet/model.hpp"
-#include "digitnet/optim.hpp"
-#include "digitnet/options.hpp"
-#include "digitnet/rng.hpp"
+#include "digitnet/core/model.hpp"
+#include "digitnet/core/optim.hpp"
+#include "digitnet/core/options.hpp"
+#include "digitnet/core/rng.hpp"
 
 namespace po = boost::program_options;
 using dnnl::memory;

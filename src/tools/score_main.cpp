@@ -1,8 +1,8 @@
 // digitnet-score: evaluates checkpoints on a labelled test set. No MPI needed.
 #include <cstdio>
 
-#include "digitnet/error.hpp"
-#include "digitnet/score.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/score/score.hpp"
 
 int main(int argc, char** argv) {
   try {

@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "digitnet/dist.hpp"
-#include "digitnet/error.hpp"
-#include "digitnet/train.hpp"
+#include "digitnet/train/dist.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/train/train.hpp"
 
 int main(int argc, char** argv) {
   const std::string problem = digitnet::launch_problem();

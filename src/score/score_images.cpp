@@ -1,0 +1,331 @@
+// digitnet-score --images: recognises digits in the user's own image files.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+
+#include "digitnet/core/checkpoint.hpp"
+#include "digitnet/core/error.hpp"
+#include "digitnet/image/image.hpp"
+#include "digitnet/core/model.hpp"
+#include "digitnet/image/preprocess.hpp"
+#include "digitnet/score/score.hpp"
+#include "score_common.hpp"
+
+namespace digitnet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ImageFile {
+  std::string path;
+  int label = -1;  // from a sub-directory named by the class; -1 = unknown
+};
+
+// One image after preprocessing and prediction: one digit, or several with --read.
+struct Recognised {
+  ImageFile file;
+  std::string error;  // non-empty: the image was refused
+  std::vector<DigitImage> digits;
+  std::vector<float> probs;  // (digits, classes)
+};
+
+bool is_class_name(const std::string& name, uint32_t classes) {
+  if (name.empty() || name.size() > 6 ||
+      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  return uint32_t(std::stoul(name)) < classes && (name == "0" || name[0] != '0');
+}
+
+std::vector<std::string> image_files_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && image_has_known_extension(it->path().string())) out.push_back(it->path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Files are taken as given (a non-image is an error for that file); directories
+// contribute their image files, and sub-directories named 0, 1, ... their labelled ones.
+std::vector<ImageFile> collect(const std::vector<std::string>& inputs, uint32_t classes, std::vector<Recognised>& missing) {
+  std::vector<ImageFile> files;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (!fs::exists(in, ec)) {
+      Recognised r;
+      r.file.path = in;
+      r.error = "no such file or directory";
+      missing.push_back(r);
+      continue;
+    }
+    if (!fs::is_directory(in, ec)) {
+      files.push_back({in, -1});
+      continue;
+    }
+    for (const auto& f : image_files_in(in)) files.push_back({f, -1});
+    std::vector<fs::path> subdirs;
+    for (fs::directory_iterator it(in, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_directory(ec) && is_class_name(it->path().filename().string(), classes)) subdirs.push_back(it->path());
+    std::sort(subdirs.begin(), subdirs.end());
+    for (const auto& sub : subdirs)
+      for (const auto& f : image_files_in(sub)) files.push_back({f, std::stoi(sub.filename().string())});
+  }
+  return files;
+}
+
+std::vector<uint32_t> ranked(const float* probs, uint32_t classes) {
+  std::vector<uint32_t> order(classes);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return probs[a] > probs[b]; });
+  return order;
+}
+
+nlohmann::json top_json(const float* probs, uint32_t classes) {
+  nlohmann::json top = nlohmann::json::array();
+  const auto order = ranked(probs, classes);
+  for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k)
+    top.push_back({{"class", order[k]}, {"probability", probs[order[k]]}});
+  return top;
+}
+
+std::string top_text(const float* probs, uint32_t classes) {
+  std::string out;
+  const auto order = ranked(probs, classes);
+  for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%u %5.1f%%", k ? "  " : "", order[k], 100.0 * probs[order[k]]);
+    out += buf;
+  }
+  return out;
+}
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+// What the network saw, as PNG files named after the input (numbered, so names never collide).
+void save_preprocessed(const std::string& dir, size_t index, const Recognised& r) {
+  const std::string stem = fs::path(r.file.path).stem().string();
+  for (size_t d = 0; d < r.digits.size(); ++d) {
+    char name[64];
+    std::snprintf(name, sizeof name, "%05zu-", index);
+    std::string file = name + stem;
+    if (r.digits.size() > 1) file += "-" + std::to_string(d);
+    image_write_png((fs::path(dir) / (file + ".png")).string(), r.digits[d].pixels);
+  }
+}
+
+// What the network made of one image: its digits left to right, and how sure it is.
+struct Reading {
+  std::string number;         // the predicted digits
+  std::string probabilities;  // "4 99% 0 100% ..."
+  uint32_t first = 0;         // the (first) digit
+  double lowest = 1;          // the least sure digit's probability
+  bool uncertain = false;     // below --threshold
+};
+
+Reading reading_of(const Recognised& r, uint32_t classes, double threshold) {
+  Reading out;
+  for (size_t d = 0; d < r.digits.size(); ++d) {
+    const float* p = r.probs.data() + d * classes;
+    const uint32_t c = score_argmax(p, classes);
+    if (d == 0) out.first = c;
+    out.number += std::to_string(c);
+    out.lowest = std::min(out.lowest, double(p[c]));
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%u %.0f%%", d ? " " : "", c, 100.0 * p[c]);
+    out.probabilities += buf;
+  }
+  out.uncertain = out.lowest < threshold;
+  return out;
+}
+
+nlohmann::json digit_json(const DigitImage& di, const float* p, uint32_t classes) {
+  const uint32_t c = score_argmax(p, classes);
+  return {{"predicted", c}, {"probability", p[c]}, {"top", top_json(p, classes)}, {"x", di.x}, {"width", di.width},
+          {"preprocessing", {{"passed_through", di.passed_through}, {"inverted", di.inverted},
+                             {"stroke_width", di.stroke_width}, {"stroke_redrawn", di.stroke_redrawn}}},
+          {"pixels", score_pixels_json(di.pixels.pixels.data(), di.pixels.pixels.size())}};
+}
+
+// One entry of "images": a single digit's fields, or "number" and "digits" with --read.
+nlohmann::json image_json(const Recognised& r, const Reading& reading, bool read_number, uint32_t classes) {
+  nlohmann::json j = {{"file", r.file.path}, {"uncertain", reading.uncertain}};
+  j["label"] = r.file.label >= 0 ? nlohmann::json(r.file.label) : nlohmann::json();
+  if (!read_number) {
+    j.update(digit_json(r.digits[0], r.probs.data(), classes));
+    return j;
+  }
+  j["number"] = reading.number;
+  j["digits"] = nlohmann::json::array();
+  for (size_t d = 0; d < r.digits.size(); ++d) j["digits"].push_back(digit_json(r.digits[d], r.probs.data() + d * classes, classes));
+  return j;
+}
+
+void print_header(bool csv, bool read_number) {
+  if (csv)
+    std::printf(read_number ? "file,number,probabilities,uncertain\n"
+                            : "file,label,predicted,probability,uncertain,second,second_probability,third,third_probability\n");
+  else if (read_number)
+    std::printf("%-10s %6s  %-28s %s\n", "number", "prob", "digits (probability)", "file");
+  else
+    std::printf("%-5s %6s  %-34s %-5s %s\n", "digit", "prob", "top 3", "label", "file");
+}
+
+void print_csv_row(const Recognised& r, const Reading& reading, bool read_number, uint32_t classes) {
+  if (read_number) {
+    std::printf("%s,%s,%s,%d\n", csv_quote(r.file.path).c_str(), reading.number.c_str(), reading.probabilities.c_str(),
+                int(reading.uncertain));
+    return;
+  }
+  const float* p = r.probs.data();
+  const auto order = ranked(p, classes);
+  std::printf("%s,%s,%u,%.6f,%d,%u,%.6f,%u,%.6f\n", csv_quote(r.file.path).c_str(),
+              r.file.label >= 0 ? std::to_string(r.file.label).c_str() : "", order[0], p[order[0]],
+              int(reading.uncertain), order.size() > 1 ? order[1] : 0, order.size() > 1 ? p[order[1]] : 0.f,
+              order.size() > 2 ? order[2] : 0, order.size() > 2 ? p[order[2]] : 0.f);
+}
+
+void print_table_row(const Recognised& r, const Reading& reading, bool read_number, uint32_t classes) {
+  const char* mark = reading.uncertain ? "   (uncertain)" : "";
+  if (read_number) {
+    std::printf("%-10s %5.1f%%  %-28s %s%s\n", (reading.number + (reading.uncertain ? "?" : "")).c_str(),
+                100 * reading.lowest, reading.probabilities.c_str(), r.file.path.c_str(), mark);
+    return;
+  }
+  const int predicted = int(reading.first);
+  const std::string label =
+      r.file.label < 0 ? "" : std::to_string(r.file.label) + (predicted == r.file.label ? "" : " ✗");
+  std::printf("%-5s %5.1f%%  %-34s %-5s %s%s\n", (std::to_string(predicted) + (reading.uncertain ? "?" : "")).c_str(),
+              100.0 * reading.lowest, top_text(r.probs.data(), classes).c_str(), label.c_str(), r.file.path.c_str(), mark);
+}
+
+}  // namespace
+
+int score_images(const ScoreOptions& opts) {
+  if (opts.checkpoints.size() != 1)
+    fail(ErrorKind::usage, "--images takes one checkpoint (a file, or a directory: its newest checkpoint)");
+  std::string ckpt = opts.checkpoints[0];
+  std::error_code ec;
+  if (fs::is_directory(ckpt, ec)) ckpt = score_checkpoint_files({ckpt}).back();
+  const Snapshot snap = checkpoint_load(ckpt);
+  const uint32_t classes = snap.shape.classes;
+  PreprocessOptions pre;
+  pre.rows = int(snap.rows);
+  pre.cols = int(snap.cols);
+  pre.mode = preprocess_mode_parse(opts.preprocess);
+  if (!opts.save_preprocessed.empty()) {
+    fs::create_directories(opts.save_preprocessed, ec);
+    if (ec) fail(ErrorKind::usage, "--save-preprocessed " + opts.save_preprocessed + ": " + ec.message());
+  }
+
+  std::vector<Recognised> failed_early;
+  const std::vector<ImageFile> files = collect(opts.images, classes, failed_early);
+  std::vector<Recognised> all(files.size());
+  // Decoding and preprocessing are independent per image; a bad image only fails itself.
+#pragma omp parallel for schedule(dynamic)
+  for (size_t i = 0; i < files.size(); ++i) {
+    all[i].file = files[i];
+    try {
+      const GrayImage img = image_read(files[i].path);
+      if (opts.read_number)
+        all[i].digits = preprocess_number(img, pre);
+      else
+        all[i].digits.push_back(preprocess_digit(img, pre));
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      all[i].error = what.rfind(files[i].path + ": ", 0) == 0 ? what.substr(files[i].path.size() + 2) : what;
+    } catch (const std::exception& e) {
+      all[i].error = std::string("cannot process: ") + e.what();
+    }
+  }
+  all.insert(all.begin(), failed_early.begin(), failed_early.end());
+
+  // One batch through the network: every digit of every image.
+  Dataset batch;
+  batch.rows = snap.rows;
+  batch.cols = snap.cols;
+  batch.num_classes = classes;
+  for (const auto& r : all)
+    for (const auto& d : r.digits) {
+      batch.images.insert(batch.images.end(), d.pixels.pixels.begin(), d.pixels.pixels.end());
+      batch.labels.push_back(uint8_t(std::max(r.file.label, 0)));
+    }
+  batch.count = batch.labels.size();
+  Mlp model(snap.shape);
+  model.params() = snap.params;
+  const std::vector<float> probs = model.predict_dataset(batch, snap.input, Range{0, batch.count});
+  size_t next = 0;
+  for (auto& r : all) {
+    r.probs.assign(probs.begin() + long(next * classes), probs.begin() + long((next + r.digits.size()) * classes));
+    next += r.digits.size();
+  }
+
+  // Labelled images (single-digit mode) are a test set.
+  EvalResult eval(classes);
+  for (const auto& r : all)
+    if (!opts.read_number && r.error.empty() && r.file.label >= 0) {
+      const int32_t label = r.file.label;
+      eval.add(r.probs.data(), &label, 1);
+    }
+
+  int status = 0;
+  size_t uncertain = 0, ok = 0;
+  nlohmann::json images = nlohmann::json::array(), errors = nlohmann::json::array(), wrong = nlohmann::json::array();
+  if (!opts.json) print_header(opts.csv, opts.read_number);
+  FILE* art = opts.json || opts.csv ? stderr : stdout;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Recognised& r = all[i];
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "digitnet-score: %s: %s\n", r.file.path.c_str(), r.error.c_str());
+      errors.push_back({{"file", r.file.path}, {"error", r.error}});
+      status = int(ErrorKind::data);
+      continue;
+    }
+    ++ok;
+    if (!opts.save_preprocessed.empty()) save_preprocessed(opts.save_preprocessed, i, r);
+    const Reading reading = reading_of(r, classes, opts.threshold);
+    uncertain += reading.uncertain;
+    if (opts.json) {
+      images.push_back(image_json(r, reading, opts.read_number, classes));
+      const bool misread = !opts.read_number && r.file.label >= 0 && int(reading.first) != r.file.label;
+      if (misread && wrong.size() < opts.misclassified)
+        wrong.push_back({{"file", r.file.path}, {"label", r.file.label}, {"predicted", reading.first},
+                         {"probability", reading.lowest}, {"pixels", images.back()["pixels"]}});
+    } else if (opts.csv) {
+      print_csv_row(r, reading, opts.read_number, classes);
+    } else {
+      print_table_row(r, reading, opts.read_number, classes);
+    }
+    if (opts.show)
+      for (const auto& d : r.digits) std::fprintf(art, "%s\n", image_text_art(d.pixels).c_str());
+  }
+
+  if (opts.json) {
+    nlohmann::json result = {{"checkpoint", ckpt}, {"model", snap.shape.str()}, {"step", snap.step},
+                             {"epoch", snap.epoch}, {"threshold", opts.threshold}, {"rows", snap.rows},
+                             {"cols", snap.cols}, {"read", opts.read_number}, {"images", images}};
+    if (eval.count > 0) {
+      result.update(score_eval_json(eval));
+      result["misclassified"] = wrong;
+    }
+    nlohmann::json out = {{"images_from", opts.images}, {"results", nlohmann::json::array({result})}, {"errors", errors}};
+    std::cout << out.dump(2) << std::endl;
+  } else if (!opts.csv) {
+    std::printf("\n%zu image(s) read, %zu uncertain (probability below %.2f), %zu refused\n", ok, uncertain,
+                opts.threshold, all.size() - ok);
+    if (eval.count > 0)
+      std::printf("labelled images (sub-directories named by class):\n%s", eval_report(eval).c_str());
+  }
+  return status;
+}
+
+}  // namespace digitnet

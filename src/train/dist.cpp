@@ -1,0 +1,192 @@
+#include "digitnet/train/dist.hpp"
+
+#include <mpi.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "digitnet/core/error.hpp"
+
+namespace digitnet {
+
+// A thread that watches the collective this rank is in. MPI cannot time out a
+// blocking collective itself, and a dead or SIGSTOPped peer would otherwise
+// leave every other rank waiting forever. The thread never calls MPI: it
+// reports and ends this process, and mpirun/srun end the rest of the job.
+class World::Watchdog {
+ public:
+  Watchdog(double timeout, int rank) : timeout_(timeout), rank_(rank), thread_([this] { run(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void enter(const char* what) {
+    what_.store(what);
+    since_.store(now_ns());
+  }
+  void leave() { since_.store(0); }
+
+ private:
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) {
+      const int64_t since = since_.load();
+      if (since == 0) continue;
+      const double waited = double(now_ns() - since) * 1e-9;
+      if (waited < timeout_) continue;
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      std::fprintf(stderr,
+                   "digitnet-train: rank %d (%s): %s has waited %.0f s for the other ranks: one of them is dead, "
+                   "stopped or stuck (--collective-timeout %.0f); ending the job\n",
+                   rank_, host, what_.load(), waited, timeout_);
+      std::fflush(stderr);
+      std::_Exit(int(ErrorKind::runtime));
+    }
+  }
+
+  const double timeout_;
+  const int rank_;
+  std::atomic<int64_t> since_{0};
+  std::atomic<const char*> what_{""};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts after the members it reads
+};
+
+// Marks the span of one collective for the watchdog.
+class CollectiveScope {
+ public:
+  CollectiveScope(World& world, const char* what) : dog_(world.watchdog_.get()) {
+    if (dog_) dog_->enter(what);
+  }
+  ~CollectiveScope() {
+    if (dog_) dog_->leave();
+  }
+
+ private:
+  World::Watchdog* dog_;
+};
+
+namespace {
+
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  fail(ErrorKind::runtime, std::string(what) + " failed: " + std::string(msg, size_t(len)));
+}
+
+// MPI counts are int: split large buffers.
+template <class T>
+void allreduce_chunks(T* data, size_t n, MPI_Datatype type, MPI_Op op) {
+  constexpr size_t kChunk = size_t(INT_MAX);
+  for (size_t off = 0; off < n; off += kChunk) {
+    const int count = int(std::min(kChunk, n - off));
+    check(MPI_Allreduce(MPI_IN_PLACE, data + off, count, type, op, MPI_COMM_WORLD), "MPI_Allreduce");
+  }
+}
+
+}  // namespace
+
+std::string launch_problem() {
+  // srun sets SLURM_STEP_NUM_TASKS in every task; with --mpi=pmix it also sets
+  // PMIX_RANK. Ranks under mpirun have PMIX_RANK (and no SLURM_STEP_NUM_TASKS).
+  const char* tasks = std::getenv("SLURM_STEP_NUM_TASKS");
+  if (!tasks || std::getenv("PMIX_RANK") || std::getenv("OMPI_COMM_WORLD_SIZE")) return "";
+  const char* plugin = std::getenv("SLURM_MPI_TYPE");
+  return std::string("srun started ") + tasks + " task(s) without PMIx (--mpi=" + (plugin ? plugin : "none") +
+         "): launch with srun --mpi=pmix (or mpirun inside the allocation)";
+}
+
+World::World(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) check(MPI_Init(argc, argv), "MPI_Init");
+  // Errors come back as codes we turn into exceptions with a message.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+  MPI_Comm node;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
+  MPI_Comm_free(&node);
+}
+
+World::~World() {
+  watchdog_.reset();
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void World::set_collective_timeout(double seconds) {
+  watchdog_.reset();
+  if (seconds > 0) watchdog_ = std::make_unique<Watchdog>(seconds, rank_);
+}
+
+void World::allreduce_sum(float* data, size_t n) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(data, n, MPI_FLOAT, MPI_SUM);
+}
+void World::allreduce_sum(double* data, size_t n) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(data, n, MPI_DOUBLE, MPI_SUM);
+}
+void World::allreduce_sum(uint64_t* data, size_t n) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(data, n, MPI_UINT64_T, MPI_SUM);
+}
+
+void World::broadcast(float* data, size_t n, int root) {
+  CollectiveScope scope(*this, "MPI_Bcast");
+  constexpr size_t kChunk = size_t(INT_MAX);
+  for (size_t off = 0; off < n; off += kChunk)
+    check(MPI_Bcast(data + off, int(std::min(kChunk, n - off)), MPI_FLOAT, root, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
+uint64_t World::allreduce_max(uint64_t value) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(&value, 1, MPI_UINT64_T, MPI_MAX);
+  return value;
+}
+
+void World::barrier() {
+  CollectiveScope scope(*this, "MPI_Barrier");
+  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+bool World::all_equal(uint64_t value) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  uint64_t lo = value, hi = value;
+  allreduce_chunks(&lo, 1, MPI_UINT64_T, MPI_MIN);
+  allreduce_chunks(&hi, 1, MPI_UINT64_T, MPI_MAX);
+  return lo == hi;
+}
+
+void World::abort(int status) {
+  MPI_Abort(MPI_COMM_WORLD, status);
+  std::_Exit(status);
+}
+
+}  // namespace digitnet
