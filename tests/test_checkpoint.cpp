@@ -20,6 +20,7 @@
 #include "digitnet/core/checkpoint.hpp"
 #include "digitnet/core/error.hpp"
 #include "digitnet/core/model.hpp"
+#include "digitnet/train/snapshot.hpp"
 #include "temp_dir.hpp"
 
 using namespace digitnet;
@@ -163,21 +164,23 @@ std::vector<float> ramp(size_t n, float scale) {
 // A 2x3-input, one hidden layer of 4, 3-class network with every field set to a
 // distinct value, so a field lost or swapped in a round trip shows.
 Snapshot make_snapshot() {
-  Snapshot s;
-  s.shape.inputs = 6;
-  s.shape.hidden = {4};
-  s.shape.classes = 3;
-  s.rows = 2;
-  s.cols = 3;
-  s.input = {0.1307f, 0.3081f};
-  s.params.resize(s.shape.num_params());
-  for (size_t i = 0; i < s.params.size(); ++i) s.params[i] = std::sin(float(i) + 0.5f) * 0.37f;
+  Snapshot snap;
+  TrainState& s = snap.state;
+  s.model.shape.inputs = 6;
+  s.model.shape.hidden = {4};
+  s.model.shape.classes = 3;
+  s.model.rows = 2;
+  s.model.cols = 3;
+  s.model.input = {0.1307f, 0.3081f};
+  std::vector<float>& p = snap.params;
+  p.resize(s.model.shape.num_params());
+  for (size_t i = 0; i < p.size(); ++i) p[i] = std::sin(float(i) + 0.5f) * 0.37f;
   // Values a lossy encoding would damage: -0, a denormal, extremes of float.
-  s.params[0] = -0.0f;
-  s.params[1] = std::numeric_limits<float>::denorm_min();
-  s.params[2] = std::numeric_limits<float>::max();
-  s.params[3] = -std::numeric_limits<float>::min();
-  s.params.back() = 1.0f / 3.0f;
+  p[0] = -0.0f;
+  p[1] = std::numeric_limits<float>::denorm_min();
+  p[2] = std::numeric_limits<float>::max();
+  p[3] = -std::numeric_limits<float>::min();
+  p.back() = 1.0f / 3.0f;
   s.step = 1234;
   s.epoch = 3;
   s.step_in_epoch = 17;
@@ -186,9 +189,8 @@ Snapshot make_snapshot() {
   s.epochs = 12;
   s.max_steps = 5000;
   s.train_count = 60000;
-  s.world_size = 3;
-  s.adam = AdamConfig{2e-3, 0.85, 0.995, 1e-7, 0.05};
   Recipe& r = s.recipe;  // every field away from its default
+  r.adam = AdamConfig{2e-3, 0.85, 0.995, 1e-7, 0.05};
   r.lr_schedule = LrSchedule::step;
   r.warmup_epochs = 1.5;
   r.lr_step_epochs = 7;
@@ -206,33 +208,42 @@ Snapshot make_snapshot() {
   r.eval_every = 5;
   r.early_stop = 3;
   r.preset = "best";
-  s.best_test_accuracy = 0.9912;
-  s.best_step = 999;
-  s.evals_since_best = 2;
-  s.adam_state.step = 1234;
-  s.adam_state.m = ramp(s.params.size(), 1e-3f);
-  s.adam_state.v = ramp(s.params.size(), 1e-6f);
-  for (auto& x : s.adam_state.v) x = std::fabs(x);
+  s.best = {0.9912, 999, 2};
+  s.adam.step = 1234;
+  s.adam.m = ramp(p.size(), 1e-3f);
+  s.adam.v = ramp(p.size(), 1e-6f);
+  for (auto& x : s.adam.v) x = std::fabs(x);
   s.history.push_back({1, 469, 0.31, 0.91, 0.15, 0.955, 2.5, 24000.5, 0.125});
   s.history.push_back({2, 938, 0.12, 0.965, 0.09, 0.972, 2.25, 26666.75, 0.0625});
-  s.hostname = "node-07.cluster";
-  s.slurm_job_id = "424242";
-  s.unix_time = 1700000000;
-  s.threads = 2;
-  return s;
+  snap.run.world_size = 3;
+  snap.run.hostname = "node-07.cluster";
+  snap.run.slurm_job_id = "424242";
+  snap.run.unix_time = 1700000000;
+  snap.run.threads = 2;
+  return snap;
 }
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
-void expect_snapshot_eq(const Snapshot& a, const Snapshot& b) {
-  EXPECT_EQ(a.shape, b.shape) << a.shape.str() << " vs " << b.shape.str();
-  EXPECT_EQ(a.rows, b.rows);
-  EXPECT_EQ(a.cols, b.cols);
-  EXPECT_EQ(a.input.mean, b.input.mean);
-  EXPECT_EQ(a.input.std, b.input.std);
-  EXPECT_TRUE(bitwise_equal(a.params, b.params)) << "params differ";
+// Every setting of the recipe table, then the settings outside it.
+void expect_recipe_eq(const Recipe& ra, const Recipe& rb) {
+  for (const RecipeSetting& setting : recipe_settings())
+    EXPECT_EQ(recipe_get(setting, ra), recipe_get(setting, rb)) << setting.option;
+  EXPECT_EQ(ra.lr_schedule, rb.lr_schedule);
+  EXPECT_EQ(ra.reg.dropout, rb.reg.dropout);
+  EXPECT_EQ(ra.preset, rb.preset);
+}
+
+void expect_snapshot_eq(const Snapshot& sa, const Snapshot& sb) {
+  const TrainState &a = sa.state, &b = sb.state;
+  EXPECT_EQ(a.model.shape, b.model.shape) << a.model.shape.str() << " vs " << b.model.shape.str();
+  EXPECT_EQ(a.model.rows, b.model.rows);
+  EXPECT_EQ(a.model.cols, b.model.cols);
+  EXPECT_EQ(a.model.input.mean, b.model.input.mean);
+  EXPECT_EQ(a.model.input.std, b.model.input.std);
+  EXPECT_TRUE(bitwise_equal(sa.params, sb.params)) << "params differ";
   EXPECT_EQ(a.step, b.step);
   EXPECT_EQ(a.epoch, b.epoch);
   EXPECT_EQ(a.step_in_epoch, b.step_in_epoch);
@@ -241,36 +252,13 @@ void expect_snapshot_eq(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.epochs, b.epochs);
   EXPECT_EQ(a.max_steps, b.max_steps);
   EXPECT_EQ(a.train_count, b.train_count);
-  EXPECT_EQ(a.world_size, b.world_size);
-  EXPECT_EQ(a.adam.lr, b.adam.lr);
-  EXPECT_EQ(a.adam.beta1, b.adam.beta1);
-  EXPECT_EQ(a.adam.beta2, b.adam.beta2);
-  EXPECT_EQ(a.adam.eps, b.adam.eps);
-  EXPECT_EQ(a.adam.weight_decay, b.adam.weight_decay);
-  const Recipe &ra = a.recipe, &rb = b.recipe;
-  EXPECT_EQ(ra.lr_schedule, rb.lr_schedule);
-  EXPECT_EQ(ra.warmup_epochs, rb.warmup_epochs);
-  EXPECT_EQ(ra.lr_step_epochs, rb.lr_step_epochs);
-  EXPECT_EQ(ra.lr_gamma, rb.lr_gamma);
-  EXPECT_EQ(ra.lr_ref_batch, rb.lr_ref_batch);
-  EXPECT_EQ(ra.clip_grad_norm, rb.clip_grad_norm);
-  EXPECT_EQ(ra.reg.dropout, rb.reg.dropout);
-  EXPECT_EQ(ra.reg.label_smoothing, rb.reg.label_smoothing);
-  EXPECT_EQ(ra.augment.rotate_deg, rb.augment.rotate_deg);
-  EXPECT_EQ(ra.augment.scale, rb.augment.scale);
-  EXPECT_EQ(ra.augment.shear, rb.augment.shear);
-  EXPECT_EQ(ra.augment.translate, rb.augment.translate);
-  EXPECT_EQ(ra.augment.elastic_alpha, rb.augment.elastic_alpha);
-  EXPECT_EQ(ra.augment.elastic_sigma, rb.augment.elastic_sigma);
-  EXPECT_EQ(ra.eval_every, rb.eval_every);
-  EXPECT_EQ(ra.early_stop, rb.early_stop);
-  EXPECT_EQ(ra.preset, rb.preset);
-  EXPECT_EQ(a.best_test_accuracy, b.best_test_accuracy);
-  EXPECT_EQ(a.best_step, b.best_step);
-  EXPECT_EQ(a.evals_since_best, b.evals_since_best);
-  EXPECT_EQ(a.adam_state.step, b.adam_state.step);
-  EXPECT_TRUE(bitwise_equal(a.adam_state.m, b.adam_state.m)) << "Adam m differs";
-  EXPECT_TRUE(bitwise_equal(a.adam_state.v, b.adam_state.v)) << "Adam v differs";
+  expect_recipe_eq(a.recipe, b.recipe);
+  EXPECT_EQ(a.best.test_accuracy, b.best.test_accuracy);
+  EXPECT_EQ(a.best.step, b.best.step);
+  EXPECT_EQ(a.best.evals_since, b.best.evals_since);
+  EXPECT_EQ(a.adam.step, b.adam.step);
+  EXPECT_TRUE(bitwise_equal(a.adam.m, b.adam.m)) << "Adam m differs";
+  EXPECT_TRUE(bitwise_equal(a.adam.v, b.adam.v)) << "Adam v differs";
   ASSERT_EQ(a.history.size(), b.history.size());
   for (size_t i = 0; i < a.history.size(); ++i) {
     const EpochRecord &x = a.history[i], &y = b.history[i];
@@ -284,10 +272,11 @@ void expect_snapshot_eq(const Snapshot& a, const Snapshot& b) {
     EXPECT_EQ(x.samples_per_second, y.samples_per_second) << "history " << i;
     EXPECT_EQ(x.allreduce_fraction, y.allreduce_fraction) << "history " << i;
   }
-  EXPECT_EQ(a.hostname, b.hostname);
-  EXPECT_EQ(a.slurm_job_id, b.slurm_job_id);
-  EXPECT_EQ(a.unix_time, b.unix_time);
-  EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(sa.run.world_size, sb.run.world_size);
+  EXPECT_EQ(sa.run.hostname, sb.run.hostname);
+  EXPECT_EQ(sa.run.slurm_job_id, sb.run.slurm_job_id);
+  EXPECT_EQ(sa.run.unix_time, sb.run.unix_time);
+  EXPECT_EQ(sa.run.threads, sb.run.threads);
 }
 
 // f must throw Error(checkpoint) whose message is one line and names `name`.
@@ -332,18 +321,18 @@ TEST(CheckpointCodec, EncodeDecodeRoundTripKeepsEveryField) {
   // First show that a default snapshot differs, so the comparison can fail at all.
   const Snapshot fresh;
   EXPECT_FALSE(bitwise_equal(fresh.params, s.params));
-  const Snapshot back = checkpoint_decode(checkpoint_encode(s), "mem");
+  const Snapshot back = snapshot_decode(snapshot_encode(s), "mem");
   expect_snapshot_eq(back, s);
 }
 
 TEST(CheckpointCodec, EncodingIsDeterministic) {
   // The same state gives the same bytes: rank-independent and diffable.
-  EXPECT_EQ(checkpoint_encode(make_snapshot()), checkpoint_encode(make_snapshot()));
+  EXPECT_EQ(snapshot_encode(make_snapshot()), snapshot_encode(make_snapshot()));
 }
 
 TEST(CheckpointCodec, FileIsCheckpointBytesPlusZlibCrc32) {
   // The public contract: field 1 holds the payload, field 2 (fixed32) its zlib crc32.
-  const std::string bytes = checkpoint_encode(make_snapshot());
+  const std::string bytes = snapshot_encode(make_snapshot());
   std::map<int, WireField> file;
   ASSERT_TRUE(wire_parse(bytes, &file));
   ASSERT_EQ(file.count(1), 1u);
@@ -362,49 +351,50 @@ TEST(CheckpointCodec, ContractFieldsAloneDescribeTheNetwork) {
   const std::vector<float> w0 = ramp(6 * 4, 0.1f), b0 = ramp(4, 0.2f), w1 = ramp(4 * 3, -0.3f), b1 = ramp(3, 0.4f);
   const std::string payload =
       contract_payload(2, 3, 0.5f, 0.25f, {{6, 4, 1, w0, b0}, {4, 3, 2, w1, b1}}, 3);
-  const Snapshot s = checkpoint_decode(wrap_file(payload), "foreign-writer");
-  EXPECT_EQ(s.rows, 2u);
-  EXPECT_EQ(s.cols, 3u);
-  EXPECT_EQ(s.input.mean, 0.5f);
-  EXPECT_EQ(s.input.std, 0.25f);
-  EXPECT_EQ(s.shape, (MlpShape{6, {4}, 3}));
+  const Snapshot s = snapshot_decode(wrap_file(payload), "foreign-writer");
+  const ModelSpec& m = s.state.model;
+  EXPECT_EQ(m.rows, 2u);
+  EXPECT_EQ(m.cols, 3u);
+  EXPECT_EQ(m.input.mean, 0.5f);
+  EXPECT_EQ(m.input.std, 0.25f);
+  EXPECT_EQ(m.shape, (MlpShape{6, {4}, 3}));
   // Flat order is layer by layer, weight (row-major) then bias.
   std::vector<float> flat = w0;
   flat.insert(flat.end(), b0.begin(), b0.end());
   flat.insert(flat.end(), w1.begin(), w1.end());
   flat.insert(flat.end(), b1.begin(), b1.end());
   EXPECT_TRUE(bitwise_equal(s.params, flat));
-  EXPECT_TRUE(s.adam_state.m.empty());  // no optimizer state: fine for scoring
+  EXPECT_TRUE(s.state.adam.m.empty());  // no optimizer state: fine for scoring
 }
 
 TEST_F(CheckpointDir, SaveThenLoadIsExactAndLeavesNoTemporaryFile) {
   const Snapshot s = make_snapshot();
-  const std::string file = path(checkpoint_name(s.step));
-  checkpoint_save(file, s);
-  expect_snapshot_eq(checkpoint_load(file), s);
+  const std::string file = path(checkpoint_name(s.state.step));
+  snapshot_save(file, s);
+  expect_snapshot_eq(snapshot_load(file), s);
   // The file holds exactly the encoded bytes, and nothing else is in the directory.
   std::ifstream in(file, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_EQ(bytes, checkpoint_encode(s));
-  EXPECT_EQ(dir_entries(dir_), (std::set<std::string>{checkpoint_name(s.step)}));
+  EXPECT_EQ(bytes, snapshot_encode(s));
+  EXPECT_EQ(dir_entries(dir_), (std::set<std::string>{checkpoint_name(s.state.step)}));
 }
 
 TEST_F(CheckpointDir, SaveReplacesAnExistingFile) {
   Snapshot a = make_snapshot(), b = make_snapshot();
-  b.step = a.step + 1;
+  b.state.step = a.state.step + 1;
   for (auto& p : b.params) p = -p;
   const std::string file = path("ckpt.pb");
   write_file(file, std::string(100000, 'x'));  // longer than a checkpoint: no leftover tail
-  checkpoint_save(file, a);
-  checkpoint_save(file, b);
-  expect_snapshot_eq(checkpoint_load(file), b);
+  snapshot_save(file, a);
+  snapshot_save(file, b);
+  expect_snapshot_eq(snapshot_load(file), b);
   EXPECT_EQ(dir_entries(dir_), (std::set<std::string>{"ckpt.pb"}));
 }
 
 TEST_F(CheckpointDir, SaveIntoMissingDirectoryIsARuntimeError) {
   const std::string file = path("no-such-dir/ckpt-00000001.pb");
   try {
-    checkpoint_save(file, make_snapshot());
+    snapshot_save(file, make_snapshot());
     ADD_FAILURE() << "save into a missing directory succeeded";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::runtime) << e.what();
@@ -415,23 +405,23 @@ TEST_F(CheckpointDir, SaveIntoMissingDirectoryIsARuntimeError) {
 // ---------------------------------------------------------------- refusals
 
 TEST(CheckpointCodec, EveryTruncationIsRefused) {
-  const std::string bytes = checkpoint_encode(make_snapshot());
+  const std::string bytes = snapshot_encode(make_snapshot());
   ASSERT_GT(bytes.size(), 100u);
   for (size_t len = 0; len < bytes.size(); ++len)
-    expect_refused([&] { checkpoint_decode(bytes.substr(0, len), "cut.pb"); }, "cut.pb",
+    expect_refused([&] { snapshot_decode(bytes.substr(0, len), "cut.pb"); }, "cut.pb",
                    "truncated to " + std::to_string(len) + " of " + std::to_string(bytes.size()) + " bytes");
 }
 
 TEST(CheckpointCodec, EverySingleByteCorruptionIsRefused) {
   // CRC32 catches every error burst up to 32 bits in the payload; damage to the
   // framing must be caught too. Three patterns per byte: low bit, high bit, all bits.
-  const std::string bytes = checkpoint_encode(make_snapshot());
+  const std::string bytes = snapshot_encode(make_snapshot());
   ASSERT_LT(bytes.size(), 20000u) << "keep this test fast: shrink the snapshot";
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (uint8_t mask : {0x01, 0x80, 0xff}) {
       std::string bad = bytes;
       bad[i] = char(bad[i] ^ mask);
-      expect_refused([&] { checkpoint_decode(bad, "flip.pb"); }, "flip.pb",
+      expect_refused([&] { snapshot_decode(bad, "flip.pb"); }, "flip.pb",
                      "byte " + std::to_string(i) + " xor " + std::to_string(mask));
     }
   }
@@ -454,11 +444,11 @@ TEST_F(CheckpointDir, ForeignFilesAreRefusedWithTheirName) {
   };
   for (const auto& [name, bytes] : files) {
     write_file(path(name), bytes);
-    expect_refused([&] { checkpoint_load(path(name)); }, path(name), name);
-    expect_refused([&] { checkpoint_decode(bytes, name); }, name, name + " (decode)");
+    expect_refused([&] { snapshot_load(path(name)); }, path(name), name);
+    expect_refused([&] { snapshot_decode(bytes, name); }, name, name + " (decode)");
   }
-  expect_refused([&] { checkpoint_load(path("missing.pb")); }, path("missing.pb"), "missing file");
-  expect_refused([&] { checkpoint_load(dir_); }, dir_, "a directory");
+  expect_refused([&] { snapshot_load(path("missing.pb")); }, path("missing.pb"), "missing file");
+  expect_refused([&] { snapshot_load(dir_); }, dir_, "a directory");
 }
 
 TEST(CheckpointCodec, RightCrcButWrongFormatTagIsRefused) {
@@ -468,22 +458,22 @@ TEST(CheckpointCodec, RightCrcButWrongFormatTagIsRefused) {
   put_bytes(f, 1, payload);
   put_fixed32(f, 2, zlib_crc(payload));
   put_bytes(f, 3, "someone-elses-format-v1");
-  expect_refused([&] { checkpoint_decode(f, "other.pb"); }, "other.pb", "foreign format tag");
+  expect_refused([&] { snapshot_decode(f, "other.pb"); }, "other.pb", "foreign format tag");
   // The same file with our tag is accepted: the tag is what made the difference.
-  EXPECT_NO_THROW(checkpoint_decode(wrap_file(payload), "ours.pb"));
+  EXPECT_NO_THROW(snapshot_decode(wrap_file(payload), "ours.pb"));
 }
 
 TEST(CheckpointCodec, PayloadThatIsNotACheckpointIsRefused) {
   // Framing and CRC are right but the payload is not a Checkpoint message.
-  expect_refused([&] { checkpoint_decode(wrap_file("\xff\xff\xff\xff garbage"), "junk.pb"); }, "junk.pb",
+  expect_refused([&] { snapshot_decode(wrap_file("\xff\xff\xff\xff garbage"), "junk.pb"); }, "junk.pb",
                  "garbage payload");
-  expect_refused([&] { checkpoint_decode(wrap_file(""), "void.pb"); }, "void.pb", "empty payload");
+  expect_refused([&] { snapshot_decode(wrap_file(""), "void.pb"); }, "void.pb", "empty payload");
 }
 
 TEST(CheckpointCodec, InconsistentNetworksAreRefused) {
   const std::vector<float> w0(6 * 4, 0.1f), b0(4, 0.f), w1(4 * 3, 0.2f), b1(3, 0.f);
   const LayerSpec l0{6, 4, 1, w0, b0}, l1{4, 3, 2, w1, b1};
-  ASSERT_NO_THROW(checkpoint_decode(wrap_file(contract_payload(2, 3, 0.f, 1.f, {l0, l1}, 3)), "good.pb"));
+  ASSERT_NO_THROW(snapshot_decode(wrap_file(contract_payload(2, 3, 0.f, 1.f, {l0, l1}, 3)), "good.pb"));
 
   struct Case {
     const char* what;
@@ -513,30 +503,30 @@ TEST(CheckpointCodec, InconsistentNetworksAreRefused) {
       {"mean NaN", contract_payload(2, 3, std::nanf(""), 1.f, {l0, l1}, 3)},
       {"NaN weight", contract_payload(2, 3, 0.f, 1.f, {nan_w, l1}, 3)},
   };
-  for (const Case& c : cases) expect_refused([&] { checkpoint_decode(wrap_file(c.payload), "bad.pb"); }, "bad.pb", c.what);
+  for (const Case& c : cases) expect_refused([&] { snapshot_decode(wrap_file(c.payload), "bad.pb"); }, "bad.pb", c.what);
 }
 
 TEST(CheckpointCodec, AdamMomentsOfWrongLengthAreRefused) {
   // The writer refuses to encode moments that do not fit the network...
   Snapshot s = make_snapshot();
-  s.adam_state.v.pop_back();
-  EXPECT_THROW(checkpoint_encode(s), Error);
+  s.state.adam.v.pop_back();
+  EXPECT_THROW(snapshot_encode(s), Error);
   // ...and the reader refuses such files from elsewhere. Appending a second copy
   // of the optimizer-state field (Checkpoint field 5) makes protobuf merge it:
   // its repeated m and v get concatenated, twice as long as the parameters.
-  const std::string payload = checkpoint_payload(checkpoint_encode(make_snapshot()));
+  const std::string payload = checkpoint_payload(snapshot_encode(make_snapshot()));
   std::map<int, WireField> fields;
   ASSERT_TRUE(wire_parse(payload, &fields));
   ASSERT_TRUE(fields.count(5)) << "optimizer state missing from the payload";
   std::string doubled = payload;
   put_bytes(doubled, 5, fields[5].bytes);
-  expect_refused([&] { checkpoint_decode(wrap_file(doubled), "moments.pb"); }, "moments.pb", "moments twice as long");
+  expect_refused([&] { snapshot_decode(wrap_file(doubled), "moments.pb"); }, "moments.pb", "moments twice as long");
 }
 
 TEST(CheckpointCodec, NonFiniteParametersAreRefused) {
   Snapshot s = make_snapshot();
   s.params[5] = std::numeric_limits<float>::infinity();
-  expect_refused([&] { checkpoint_decode(checkpoint_encode(s), "inf.pb"); }, "inf.pb", "Inf parameter");
+  expect_refused([&] { snapshot_decode(snapshot_encode(s), "inf.pb"); }, "inf.pb", "Inf parameter");
 }
 
 // ---------------------------------------------------------------- directories
@@ -557,15 +547,13 @@ TEST_F(CheckpointDir, ListSortsByStepAndIgnoresOtherFiles) {
   const std::vector<std::string> expect{path(checkpoint_name(1)), path(checkpoint_name(2)),
                                         path(checkpoint_name(10)), path(checkpoint_name(100000000))};
   EXPECT_EQ(checkpoint_list(dir_), expect);
-  EXPECT_EQ(checkpoint_latest(dir_), path(checkpoint_name(100000000)));
 }
 
-TEST_F(CheckpointDir, LatestOfEmptyOrMissingDirectoryIsEmpty) {
+TEST_F(CheckpointDir, ListOfEmptyOrMissingDirectoryIsEmpty) {
   EXPECT_TRUE(checkpoint_list(dir_).empty());
-  EXPECT_EQ(checkpoint_latest(dir_), "");
   write_file(path("notes.txt"), "x");
-  EXPECT_EQ(checkpoint_latest(dir_), "");
-  EXPECT_EQ(checkpoint_latest(path("missing")), "");
+  EXPECT_TRUE(checkpoint_list(dir_).empty());
+  EXPECT_TRUE(checkpoint_list(path("missing")).empty());
 }
 
 TEST_F(CheckpointDir, PruneKeepsTheNewest) {

@@ -220,14 +220,15 @@ TEST(LrSchedule, RecipeConvertsEpochsAndAppliesTheLinearScalingRule) {
   r.lr_step_epochs = 3;
   r.lr_gamma = 0.2;
   r.lr_ref_batch = 256;
-  const LrPlan p = recipe_lr_plan(r, 1e-3, 1024, 100, 10);  // batch 1024 = 4 x the reference
+  r.adam.lr = 1e-3;
+  const LrPlan p = recipe_lr_plan(r, 1024, 100, 10);  // batch 1024 = 4 x the reference
   EXPECT_DOUBLE_EQ(p.lr, 4e-3);
   EXPECT_EQ(p.warmup_steps, 50u);
   EXPECT_EQ(p.step_every, 300u);
   EXPECT_EQ(p.total_steps, 1000u);
   EXPECT_EQ(p.gamma, 0.2);
   r.lr_ref_batch = 0;  // rule off: the rate as given
-  EXPECT_DOUBLE_EQ(recipe_lr_plan(r, 1e-3, 1024, 100, 10).lr, 1e-3);
+  EXPECT_DOUBLE_EQ(recipe_lr_plan(r, 1024, 100, 10).lr, 1e-3);
 }
 
 TEST(LrSchedule, NamesRoundTrip) {

@@ -18,13 +18,6 @@ void EvalResult::add(const float* probs, const int32_t* labels, size_t n) {
   count += n;
 }
 
-void EvalResult::merge(const EvalResult& o) {
-  count += o.count;
-  correct += o.correct;
-  loss_sum += o.loss_sum;
-  for (size_t i = 0; i < confusion.size() && i < o.confusion.size(); ++i) confusion[i] += o.confusion[i];
-}
-
 double EvalResult::precision(uint32_t c) const {
   uint64_t predicted = 0;
   for (uint32_t t = 0; t < classes; ++t) predicted += confusion[size_t(t) * classes + c];

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "digitnet/checkpoint.pb.h"
 #include "digitnet/core/error.hpp"
 
 namespace digitnet {
@@ -58,6 +59,23 @@ void adam_step(const AdamConfig& cfg, AdamState& s, float* params, const float* 
     at = end;
   }
   run(at, n, 1.f);
+}
+
+void adam_state_to_proto(const AdamState& s, OptimizerState* msg) {
+  msg->set_step(s.step);
+  msg->mutable_m()->Add(s.m.begin(), s.m.end());
+  msg->mutable_v()->Add(s.v.begin(), s.v.end());
+}
+
+AdamState adam_state_from_proto(const OptimizerState& msg, size_t num_params, const std::string& name) {
+  AdamState s;
+  s.step = msg.step();
+  if (msg.m_size() == 0 && msg.v_size() == 0) return s;
+  if (size_t(msg.m_size()) != num_params || size_t(msg.v_size()) != num_params)
+    fail(ErrorKind::checkpoint, name + ": Adam moments do not match the number of parameters");
+  s.m.assign(msg.m().begin(), msg.m().end());
+  s.v.assign(msg.v().begin(), msg.v().end());
+  return s;
 }
 
 LrSchedule lr_schedule_parse(const std::string& name) {

@@ -40,6 +40,7 @@ ScoreOptions score_options_parse(int argc, const char* const* argv) {
       ("csv", po::bool_switch(&o.csv), "print CSV instead of tables (--images)")
       ("misclassified", po::value(&o.misclassified)->default_value(o.misclassified), "--json lists this many misclassified samples with their pixels")
       ("threads", po::value(&o.threads)->default_value(0), "threads (0 = all cores)")
+      ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line)")
       ("help,h", "show this help");
   po::options_description hidden;
   hidden.add_options()("checkpoint", po::value(&o.checkpoints)->composing(), "checkpoint files or directories");
@@ -116,11 +117,11 @@ nlohmann::json score_pixels_json(const uint8_t* pixels, size_t n) { return std::
 
 namespace {
 
-nlohmann::json to_json(const std::string& path, const Snapshot& s, const EvalResult& r, const Dataset& test,
+nlohmann::json to_json(const std::string& path, const ModelCheckpoint& s, const EvalResult& r, const Dataset& test,
                        const std::vector<float>& probs, size_t max_misclassified) {
   nlohmann::json j;
   j["checkpoint"] = path;
-  j["model"] = s.shape.str();
+  j["model"] = s.spec.shape.str();
   j["step"] = s.step;
   j["epoch"] = s.epoch;
   j.update(score_eval_json(r));
@@ -128,7 +129,7 @@ nlohmann::json to_json(const std::string& path, const Snapshot& s, const EvalRes
   j["rows"] = test.rows;
   j["cols"] = test.cols;
   nlohmann::json wrong = nlohmann::json::array();
-  const uint32_t classes = s.shape.classes;
+  const uint32_t classes = s.spec.shape.classes;
   for (size_t i = 0; i < test.count && wrong.size() < max_misclassified; ++i) {
     const float* p = probs.data() + i * classes;
     const uint32_t predicted = score_argmax(p, classes);
@@ -153,26 +154,20 @@ int score_run(const ScoreOptions& opts) {
   nlohmann::json results = nlohmann::json::array(), errors = nlohmann::json::array();
   for (const auto& path : files) {
     try {
-      const Snapshot s = checkpoint_load(path);
-      if (s.rows != test.rows || s.cols != test.cols)
-        fail(ErrorKind::checkpoint, path + ": model expects " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
-                                        " images, the test set has " + std::to_string(test.rows) + "x" +
-                                        std::to_string(test.cols));
-      if (test.num_classes > s.shape.classes)
-        fail(ErrorKind::checkpoint, path + ": model knows " + std::to_string(s.shape.classes) +
-                                        " classes, the test labels go up to " + std::to_string(test.num_classes - 1));
-      Mlp model(s.shape);
+      const ModelCheckpoint s = model_checkpoint_load(path);
+      model_check_data(s.spec, test, path);
+      Mlp model(s.spec.shape);
       model.params() = s.params;
       std::vector<float> probs;
-      const EvalResult r = model.evaluate(test, s.input, Range{0, test.count}, &probs);
+      const EvalResult r = model.evaluate(test, s.spec.input, Range{0, test.count}, &probs);
       if (opts.json) {
         results.push_back(to_json(path, s, r, test, probs, opts.misclassified));
       } else {
-        std::printf("%s  (model %s, step %llu, epoch %llu)\n%s\n", path.c_str(), s.shape.str().c_str(),
+        std::printf("%s  (model %s, step %llu, epoch %llu)\n%s\n", path.c_str(), s.spec.shape.str().c_str(),
                     (unsigned long long)s.step, (unsigned long long)s.epoch, eval_report(r).c_str());
       }
     } catch (const Error& e) {
-      std::fprintf(stderr, "digitnet-score: %s\n", e.what());
+      std::fprintf(stderr, "%s\n", error_line("digitnet-score", e, opts.verbose).c_str());
       errors.push_back({{"checkpoint", path}, {"error", e.what()}});
       status = std::max(status, e.exit_code());
     }

@@ -216,11 +216,11 @@ int score_images(const ScoreOptions& opts) {
   std::string ckpt = opts.checkpoints[0];
   std::error_code ec;
   if (fs::is_directory(ckpt, ec)) ckpt = score_checkpoint_files({ckpt}).back();
-  const Snapshot snap = checkpoint_load(ckpt);
-  const uint32_t classes = snap.shape.classes;
+  const ModelCheckpoint snap = model_checkpoint_load(ckpt);
+  const uint32_t classes = snap.spec.shape.classes;
   PreprocessOptions pre;
-  pre.rows = int(snap.rows);
-  pre.cols = int(snap.cols);
+  pre.rows = int(snap.spec.rows);
+  pre.cols = int(snap.spec.cols);
   pre.mode = preprocess_mode_parse(opts.preprocess);
   if (!opts.save_preprocessed.empty()) {
     fs::create_directories(opts.save_preprocessed, ec);
@@ -251,8 +251,8 @@ int score_images(const ScoreOptions& opts) {
 
   // One batch through the network: every digit of every image.
   Dataset batch;
-  batch.rows = snap.rows;
-  batch.cols = snap.cols;
+  batch.rows = snap.spec.rows;
+  batch.cols = snap.spec.cols;
   batch.num_classes = classes;
   for (const auto& r : all)
     for (const auto& d : r.digits) {
@@ -260,9 +260,9 @@ int score_images(const ScoreOptions& opts) {
       batch.labels.push_back(uint8_t(std::max(r.file.label, 0)));
     }
   batch.count = batch.labels.size();
-  Mlp model(snap.shape);
+  Mlp model(snap.spec.shape);
   model.params() = snap.params;
-  const std::vector<float> probs = model.predict_dataset(batch, snap.input, Range{0, batch.count});
+  const std::vector<float> probs = model.predict_dataset(batch, snap.spec.input, Range{0, batch.count});
   size_t next = 0;
   for (auto& r : all) {
     r.probs.assign(probs.begin() + long(next * classes), probs.begin() + long((next + r.digits.size()) * classes));
@@ -310,9 +310,9 @@ int score_images(const ScoreOptions& opts) {
   }
 
   if (opts.json) {
-    nlohmann::json result = {{"checkpoint", ckpt}, {"model", snap.shape.str()}, {"step", snap.step},
-                             {"epoch", snap.epoch}, {"threshold", opts.threshold}, {"rows", snap.rows},
-                             {"cols", snap.cols}, {"read", opts.read_number}, {"images", images}};
+    nlohmann::json result = {{"checkpoint", ckpt}, {"model", snap.spec.shape.str()}, {"step", snap.step},
+                             {"epoch", snap.epoch}, {"threshold", opts.threshold}, {"rows", snap.spec.rows},
+                             {"cols", snap.spec.cols}, {"read", opts.read_number}, {"images", images}};
     if (eval.count > 0) {
       result.update(score_eval_json(eval));
       result["misclassified"] = wrong;

@@ -126,9 +126,9 @@ World::World(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
   check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+  if (size_ > 1) error_set_rank(rank_);  // errors raised from now on name their rank
   MPI_Comm node;
   check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
-  MPI_Comm_rank(node, &local_rank_);
   MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
 }
@@ -169,11 +169,6 @@ uint64_t World::allreduce_max(uint64_t value) {
   CollectiveScope scope(*this, "MPI_Allreduce");
   allreduce_chunks(&value, 1, MPI_UINT64_T, MPI_MAX);
   return value;
-}
-
-void World::barrier() {
-  CollectiveScope scope(*this, "MPI_Barrier");
-  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 
 bool World::all_equal(uint64_t value) {

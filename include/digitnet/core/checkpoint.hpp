@@ -1,4 +1,7 @@
-// Checkpoints: atomic, checksummed protobuf files (DESIGN.md invariants 4 and 5).
+// Checkpoint files (DESIGN.md invariants 4 and 5): one serialized CheckpointFile,
+// a checksummed, tagged Checkpoint message, written atomically. This part knows
+// the file and the network a checkpoint holds; the training state in it belongs
+// to train/ (train/snapshot.hpp), each part reading and writing its own fields.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -6,60 +9,57 @@
 
 #include "digitnet/core/data.hpp"
 #include "digitnet/core/model.hpp"
-#include "digitnet/core/optim.hpp"
-#include "digitnet/train/recipe.hpp"
 
 namespace digitnet {
 
-struct EpochRecord {
-  uint64_t epoch = 0, step = 0;
-  double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
-  double seconds = 0, samples_per_second = 0, allreduce_fraction = 0;
-};
+class Checkpoint;  // the message of proto/digitnet/checkpoint.proto
 
-// Everything a checkpoint holds, in the program's own types.
-struct Snapshot {
-  MlpShape shape;
-  uint32_t rows = 0, cols = 0;  // image shape; rows * cols == shape.inputs
-  InputNorm input;
-  std::vector<float> params;  // flat, mlp_layout order
-
-  // Training state: where to continue and with what.
-  uint64_t step = 0, epoch = 0, step_in_epoch = 0;
-  uint64_t batch_size = 0, seed = 0, epochs = 0, max_steps = 0, train_count = 0;
-  uint32_t world_size = 0;
-  AdamConfig adam;  // adam.lr is the base rate of the schedule
-  Recipe recipe;
-  AdamState adam_state;
-  double best_test_accuracy = -1;  // best evaluation so far (-1: none), its step, evaluations since
-  uint64_t best_step = 0, evals_since_best = 0;
-  std::vector<EpochRecord> history;
-
-  // Run metadata.
-  std::string hostname, slurm_job_id;
-  int64_t unix_time = 0;
-  uint32_t threads = 0;
-};
+// ---- the file ----
 
 // "ckpt-00000042.pb"
 std::string checkpoint_name(uint64_t step);
 
-// Serializes, checksums and writes atomically: temporary file in the same
-// directory, fsync, rename, fsync of the directory.
-void checkpoint_save(const std::string& path, const Snapshot& snap);
+// Bytes of a checkpoint file holding `ck`, and the inverse. The decoder refuses
+// truncated, corrupted or foreign input; `name` is used in error messages.
+std::string checkpoint_file_encode(const Checkpoint& ck);
+Checkpoint checkpoint_file_decode(const std::string& bytes, const std::string& name);
 
-// Bytes of a checkpoint file for a snapshot, and the inverse; the parser
-// refuses truncated, corrupted, foreign or inconsistent input. `name` is used
-// in error messages.
-std::string checkpoint_encode(const Snapshot& snap);
-Snapshot checkpoint_decode(const std::string& bytes, const std::string& name);
-Snapshot checkpoint_load(const std::string& path);
+// Reads and decodes a file; writes one atomically (temporary file in the same
+// directory, fsync, rename, fsync of the directory).
+Checkpoint checkpoint_file_read(const std::string& path);
+void checkpoint_file_write(const std::string& path, const Checkpoint& ck);
 
 // Checkpoint files of a directory, oldest step first.
 std::vector<std::string> checkpoint_list(const std::string& dir);
-// Newest checkpoint of a directory, or "" if there is none.
-std::string checkpoint_latest(const std::string& dir);
 // Deletes all but the newest `keep` checkpoints (keep == 0: delete none).
 void checkpoint_prune(const std::string& dir, size_t keep);
+
+// ---- the network it holds ----
+
+// What a model is, without its parameters.
+struct ModelSpec {
+  MlpShape shape;
+  uint32_t rows = 0, cols = 0;  // image shape; rows * cols == shape.inputs
+  InputNorm input;
+};
+
+// The contract fields of DESIGN.md: input, layers, num_classes (and the hidden
+// widths of the training state, which must agree with the layers).
+void model_to_proto(const ModelSpec& spec, const std::vector<float>& params, Checkpoint* ck);
+// Validates every dimension and value; params receives the flat parameters.
+ModelSpec model_from_proto(const Checkpoint& ck, const std::string& name, std::vector<float>* params);
+
+// A model read from a checkpoint, and how far its training had come: what the scorer needs.
+struct ModelCheckpoint {
+  ModelSpec spec;
+  std::vector<float> params;  // flat, mlp_layout order
+  uint64_t step = 0, epoch = 0;
+};
+ModelCheckpoint model_checkpoint_load(const std::string& path);
+
+// Refuses (Error(checkpoint), naming `name`) a data set this model cannot take:
+// other image dimensions, or labels beyond its classes. The trainer's resume and
+// the scorer share it.
+void model_check_data(const ModelSpec& spec, const Dataset& ds, const std::string& name);
 
 }  // namespace digitnet

@@ -17,7 +17,6 @@ struct EvalResult {
       : classes(num_classes), confusion(size_t(num_classes) * num_classes, 0) {}
   // probs (n, classes): adds the loss, the hits and the confusion counts of n samples.
   void add(const float* probs, const int32_t* labels, size_t n);
-  void merge(const EvalResult& other);
   double accuracy() const { return count ? double(correct) / double(count) : 0.0; }
   double loss() const { return count ? loss_sum / double(count) : 0.0; }
   double precision(uint32_t c) const;

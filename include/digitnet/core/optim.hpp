@@ -20,6 +20,13 @@ struct AdamState {
   void reset(size_t n) { step = 0; m.assign(n, 0.f); v.assign(n, 0.f); }
 };
 
+class OptimizerState;  // proto/digitnet/checkpoint.proto
+// The moments and step count in the checkpoint (the settings are the recipe's).
+void adam_state_to_proto(const AdamState& state, OptimizerState* msg);
+// Moments are either absent (a model-only checkpoint: m and v empty) or one per
+// parameter; anything else is refused naming `name`.
+AdamState adam_state_from_proto(const OptimizerState& msg, size_t num_params, const std::string& name);
+
 // Parameter index ranges [first, second) that take weight decay (weights, not biases).
 using DecayRanges = std::vector<std::pair<size_t, size_t>>;
 

@@ -23,6 +23,7 @@ struct ScoreOptions {
   bool read_number = false;     // --read: several digits on one line
   bool show = false;            // text art of what the network saw
   std::string save_preprocessed;  // directory for the network's view as PNG
+  bool verbose = false;  // errors also say where they come from (source file:line)
   bool help = false;
   std::string help_text;
 };

@@ -22,8 +22,7 @@ class World {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  int local_rank() const { return local_rank_; }  // among the ranks of this node
-  int local_size() const { return local_size_; }
+  int local_size() const { return local_size_; }  // ranks on this node
 
   // In-place sums across all ranks; every rank ends with the same bits.
   void allreduce_sum(float* data, size_t n);
@@ -31,7 +30,6 @@ class World {
   void allreduce_sum(uint64_t* data, size_t n);
   void broadcast(float* data, size_t n, int root);
   uint64_t allreduce_max(uint64_t value);
-  void barrier();
   // True on every rank iff `value` is the same on every rank.
   bool all_equal(uint64_t value);
   // Ends every rank of the job now, with this exit status.
@@ -45,7 +43,7 @@ class World {
  private:
   class Watchdog;
   friend class CollectiveScope;
-  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  int rank_ = 0, size_ = 1, local_size_ = 1;
   std::unique_ptr<Watchdog> watchdog_;
 };
 

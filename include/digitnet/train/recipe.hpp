@@ -1,17 +1,28 @@
-// The training recipe: everything besides Adam's own constants that shapes the
-// updates — schedule, scaling rule, clipping, regularisation, augmentation,
-// evaluation. Options fill it, checkpoints record it, a resume restores it.
+// The training recipe: everything that shapes the updates — Adam's settings,
+// schedule, scaling rule, clipping, regularisation, augmentation, evaluation.
+// Options fill it, checkpoints record it, a resume restores it.
+//
+// Every numeric setting is one row of recipe_settings(): its option name, its
+// place in the struct and in the checkpoint, the values it accepts. The option
+// parser, the resume override and the checkpoint codec all read that table, so
+// a new setting is a struct field, a proto field and one row.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
+#include <variant>
+#include <vector>
 
-#include "digitnet/train/augment.hpp"
 #include "digitnet/core/model.hpp"
 #include "digitnet/core/optim.hpp"
+#include "digitnet/train/augment.hpp"
 
 namespace digitnet {
 
+class Checkpoint;  // proto/digitnet/checkpoint.proto
+
 struct Recipe {
+  AdamConfig adam;            // adam.lr: the schedule's peak (before the scaling rule)
   LrSchedule lr_schedule = LrSchedule::cosine;
   double warmup_epochs = 0;   // linear warmup (Goyal et al. 2017)
   double lr_step_epochs = 0;  // step schedule: decay period in epochs
@@ -25,7 +36,45 @@ struct Recipe {
   std::string preset;         // the preset it started from, for the record ("" = none)
 };
 
+// Where a setting's option appears in --help.
+enum class RecipeGroup { training, regularisation, evaluation };
+
+// The values a setting accepts: lo/hi, each bound open or closed; always finite.
+struct Bounds {
+  double lo, hi;
+  bool lo_open = false, hi_open = true;
+  bool contains(double v) const;
+  std::string text(bool integer) const;  // "must be in [0, 1)", "must be positive", ...
+};
+
+// One numeric setting of the recipe.
+struct RecipeSetting {
+  using Ref = std::variant<double& (*)(Recipe&), float& (*)(Recipe&), uint64_t& (*)(Recipe&)>;
+  const char* option;      // command-line name and --config key
+  RecipeGroup group;
+  Ref ref;                 // the field in a Recipe
+  const char* proto_path;  // the field in a Checkpoint, e.g. "training.augment.rotate_deg"
+  Bounds bounds;
+  const char* help;
+};
+const std::vector<RecipeSetting>& recipe_settings();
+
+// The setting's value in r, as a double (exact for every value the bounds allow).
+double recipe_get(const RecipeSetting& s, const Recipe& r);
+// Throws Error(usage) "--<option> must be ..." unless every setting is within its bounds.
+void recipe_validate(const Recipe& r);
+
+// On resume: the recorded recipe, with the settings given now (their option
+// names in `given`) taken from `now`.
+void recipe_override(Recipe& recorded, const Recipe& now, const std::set<std::string>& given);
+
+// The checkpoint's recipe fields (training.* and adam.* settings), and the inverse:
+// zero means absent (older checkpoints) and reads as the default; values outside
+// their bounds are refused naming `name`.
+void recipe_to_proto(const Recipe& r, Checkpoint* ck);
+Recipe recipe_from_proto(const Checkpoint& ck, const std::string& name);
+
 // The learning-rate plan of a run: epochs converted to steps, the scaling rule applied.
-LrPlan recipe_lr_plan(const Recipe& recipe, double lr, uint64_t batch, uint64_t steps_per_epoch, uint64_t epochs);
+LrPlan recipe_lr_plan(const Recipe& recipe, uint64_t batch, uint64_t steps_per_epoch, uint64_t epochs);
 
 }  // namespace digitnet

@@ -1,52 +1,52 @@
-// The trainer: options and the training loop.
+// The training loop (DESIGN.md's data flow): every rank runs the same steps on
+// its shard of each global batch, so the replicas stay bitwise equal.
+//
+//   train_run    setup, then epochs of train_step, each epoch closed by epoch_end
+//   train_step   this rank's shard -> forward, loss, backward -> sum of the
+//                ranks' gradients -> agreement on stop -> clip -> Adam
+//   epoch_end    (in train.cpp) reduce the metrics, evaluate, keep the best, checkpoint
 #pragma once
 #include <cstdint>
-#include <set>
-#include <string>
 #include <vector>
 
+#include "digitnet/core/model.hpp"
 #include "digitnet/core/optim.hpp"
-#include "digitnet/train/recipe.hpp"
+#include "digitnet/core/shard.hpp"
+#include "digitnet/train/options.hpp"
+#include "digitnet/train/report.hpp"
+#include "digitnet/train/snapshot.hpp"
 
 namespace digitnet {
 
 class World;
 
-struct TrainOptions {
-  std::string data_dir;
-  std::vector<uint32_t> hidden{512, 512};
-  uint64_t epochs = 10;
-  uint64_t batch_size = 128;  // global
-  AdamConfig adam;
-  Recipe recipe;
-  uint64_t seed = 1;
-  std::string checkpoint_dir;
-  std::string resume;         // path, directory, "latest" or "auto" (latest if any, else fresh)
-  uint64_t max_steps = 0;     // 0 = no limit
-  uint64_t train_limit = 0;   // train on the first N training samples only (0 = all)
-  uint64_t keep = 0;          // newest checkpoints kept; 0 = all
-  std::string metrics_path;
-  int threads = 0;            // per rank; 0 = cores of the node / ranks on it
-  bool check_replicas = false;
-  double collective_timeout = 300;  // seconds a rank may wait in one collective; 0 = forever
-  bool quiet = false;
-  bool help = false;
-  std::string help_text;
-  std::set<std::string> given;  // options set on the command line or in the config file
+// This rank's slice of one global batch, gathered, normalised (and distorted).
+struct ShardBatch {
+  Range batch;                  // the global batch: positions in the epoch's permutation
+  Range mine;                   // this rank's part: positions within the batch
+  std::vector<float> x;         // (mine.size(), features)
+  std::vector<int32_t> labels;  // (mine.size())
 };
 
-// Parses the command line (and --config FILE). Throws Error(usage) with a
-// one-line message on a bad option; sets help and help_text for --help.
-TrainOptions train_options_parse(int argc, const char* const* argv);
+// What a step reads but never changes.
+struct StepPlan {
+  LrPlan lr;
+  DecayRanges decayed;          // weight decay on weights, not on biases
+  bool check_replicas = false;  // compare a hash of the parameters across ranks after the step
+};
 
-// Exit status after a stop signal (SIGTERM, SIGUSR1, SIGINT): all ranks stopped
-// at the same step boundary and rank 0 wrote a checkpoint there; `--resume latest`
-// continues. 75 is EX_TEMPFAIL of sysexits.h: "try again later".
-constexpr int kExitStoppedBySignal = 75;
+// Sums over the steps of an epoch on this rank.
+struct StepSums {
+  double loss = 0;
+  uint64_t correct = 0, count = 0;
+  double allreduce_seconds = 0;
+};
 
-// On resume: the recorded recipe and Adam settings, with the options given now
-// (command line, --config, --preset) taking precedence.
-void recipe_override(const TrainOptions& opts, Recipe& recipe, AdamConfig& adam);
+// One optimizer step, called by every rank with its own shard of the same global
+// batch. Advances state.step and state.step_in_epoch. Returns the stop signal
+// any rank has received (0: none), the same number on every rank.
+int train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan, const ShardBatch& shard,
+               StepSums& sums);
 
 // Runs training on this rank. Returns the exit status.
 int train_run(const TrainOptions& opts, World& world);
