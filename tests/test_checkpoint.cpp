@@ -21,6 +21,7 @@
 #include "digitnet/core/error.hpp"
 #include "digitnet/core/model.hpp"
 #include "digitnet/train/snapshot.hpp"
+#include "mnist_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace digitnet;
@@ -365,6 +366,95 @@ TEST(CheckpointCodec, ContractFieldsAloneDescribeTheNetwork) {
   flat.insert(flat.end(), b1.begin(), b1.end());
   EXPECT_TRUE(bitwise_equal(s.params, flat));
   EXPECT_TRUE(s.state.adam.m.empty());  // no optimizer state: fine for scoring
+}
+
+// Every row of the recipe table reaches its proto field and comes back: each
+// setting in turn gets a value away from its default (first shown to differ).
+TEST(RecipeTable, EverySettingRoundTripsThroughItsProtoField) {
+  for (const RecipeSetting& setting : recipe_settings()) {
+    Snapshot s = make_snapshot();
+    const double before = recipe_get(setting, s.state.recipe);
+    double value = 0;  // the first candidate the setting accepts and does not hold already
+    for (double candidate : {7.0, 11.0, 0.375, 0.625})
+      if (setting.bounds.contains(candidate) && candidate != before) {
+        value = candidate;
+        break;
+      }
+    ASSERT_TRUE(setting.bounds.contains(value)) << setting.option;
+    std::visit([&](auto ref) { ref(s.state.recipe) = decltype(ref(s.state.recipe))(value); }, setting.ref);
+    ASSERT_NE(recipe_get(setting, s.state.recipe), before) << setting.option << ": the value did not change";
+    const Snapshot back = snapshot_decode(snapshot_encode(s), "mem");
+    EXPECT_EQ(recipe_get(setting, back.state.recipe), recipe_get(setting, s.state.recipe)) << setting.option;
+  }
+}
+
+// Zero is a value where zero is valid (beta1 0 is plain RMSProp-like Adam), and
+// "absent, take the default" only where it is not (a zero learning rate).
+TEST(RecipeTable, ZeroIsAValueWhereValidElseAbsent) {
+  Snapshot s = make_snapshot();
+  s.state.recipe.adam.beta1 = 0;
+  s.state.recipe.warmup_epochs = 0;
+  EXPECT_EQ(snapshot_decode(snapshot_encode(s), "mem").state.recipe.adam.beta1, 0.0);
+  EXPECT_EQ(snapshot_decode(snapshot_encode(s), "mem").state.recipe.warmup_epochs, 0.0);
+  s.state.recipe.adam.lr = 0;
+  s.state.recipe.eval_every = 0;
+  const Recipe back = snapshot_decode(snapshot_encode(s), "mem").state.recipe;
+  EXPECT_EQ(back.adam.lr, Recipe{}.adam.lr);
+  EXPECT_EQ(back.eval_every, 1u);
+}
+
+TEST(RecipeTable, OutOfBoundsValuesInAFileAreRefused) {
+  Snapshot s = make_snapshot();
+  s.state.recipe.reg.label_smoothing = 1.5f;
+  expect_refused([&] { snapshot_decode(snapshot_encode(s), "smooth.pb"); }, "smooth.pb", "label smoothing 1.5");
+  s = make_snapshot();
+  s.state.recipe.adam.beta2 = 1.0;
+  expect_refused([&] { snapshot_decode(snapshot_encode(s), "beta.pb"); }, "beta.pb", "beta2 1");
+}
+
+TEST(RecipeTable, ResumeOverrideTakesOnlyTheGivenSettings) {
+  Recipe recorded = make_snapshot().state.recipe, now;
+  now.adam.lr = 0.5;
+  now.augment.rotate_deg = 3;
+  now.lr_schedule = LrSchedule::constant;
+  const Recipe before = recorded;
+  recipe_override(recorded, now, {"lr", "lr-schedule"});
+  EXPECT_EQ(recorded.adam.lr, 0.5);
+  EXPECT_EQ(recorded.lr_schedule, LrSchedule::constant);
+  EXPECT_EQ(recorded.augment.rotate_deg, before.augment.rotate_deg);  // not given: as recorded
+  EXPECT_EQ(recorded.adam.beta2, before.adam.beta2);
+}
+
+// A checkpoint written by the version before each part owned its protobuf
+// (tests/fixtures/README.md) still loads, whole, and scores as it did then.
+TEST(CheckpointFixture, VersionOneLoadsAndScoresTheSame) {
+  const std::string path = std::string(DIGITNET_FIXTURES_DIR) + "/ckpt-v1-784-8-10.pb";
+  const Snapshot s = snapshot_load(path);
+  const TrainState& t = s.state;
+  EXPECT_EQ(t.model.shape.str(), "784-8-10");
+  EXPECT_EQ(t.step, 240u);
+  EXPECT_EQ(t.epoch, 4u);
+  EXPECT_EQ(t.train_count, 6000u);
+  EXPECT_EQ(t.seed, 12u);
+  EXPECT_EQ(t.recipe.lr_schedule, LrSchedule::step);  // from field 11: the file has no field 26
+  EXPECT_EQ(t.recipe.adam.lr, 0.02);
+  EXPECT_EQ(t.recipe.lr_gamma, 0.5);
+  EXPECT_EQ(t.recipe.reg.dropout, std::vector<float>{0.02f});
+  EXPECT_EQ(t.recipe.augment.rotate_deg, 5.0);
+  EXPECT_EQ(t.adam.step, 240u);
+  EXPECT_EQ(t.adam.m.size(), s.params.size());
+  EXPECT_EQ(t.history.size(), 4u);
+
+  const ModelCheckpoint m = model_checkpoint_load(path);
+  EXPECT_TRUE(bitwise_equal(m.params, s.params));
+  const Dataset& test = test::mnist("t10k");
+  ASSERT_EQ(test.count, 10000u);
+  model_check_data(m.spec, test, path);
+  Mlp model(m.spec.shape);
+  model.params() = m.params;
+  const EvalResult r = model.evaluate(test, m.spec.input, Range{0, test.count});
+  EXPECT_EQ(r.correct, 6745u);  // digitnet-score of commit 779a66f
+  EXPECT_NEAR(r.loss(), 0.9906867299033157, 1e-6);
 }
 
 TEST_F(CheckpointDir, SaveThenLoadIsExactAndLeavesNoTemporaryFile) {

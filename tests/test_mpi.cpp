@@ -13,6 +13,7 @@
 #include "digitnet/core/model.hpp"
 #include "digitnet/core/optim.hpp"
 #include "digitnet/core/shard.hpp"
+#include "digitnet/train/train.hpp"
 
 using namespace digitnet;
 
@@ -71,50 +72,59 @@ TEST(Collectives, DisagreementIsDetectedNotHung) {
 }
 
 // W ranks with global batch B train the same model as 1 rank with batch B: the
-// allreduced gradient equals the 1-rank gradient to float rounding, checked on
-// the gradient itself (Adam is nearly scale-invariant and would hide a wrong
-// averaging factor), then 50 Adam steps on both agree to rounding level and the
-// replicas stay bitwise equal.
-TEST(DataParallel, NRanksEqualOneRankAndReplicasStayEqual) {
+// real train_step on this rank's shard against a plain 1-rank step computed
+// here (loss_grad on the whole batch, then adam_step). The allreduced gradient
+// equals the 1-rank gradient to float rounding, checked on the gradient itself
+// (Adam is nearly scale-invariant and would hide a wrong averaging factor),
+// then 50 steps on both agree to rounding level and the replicas stay bitwise equal.
+TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
   const Dataset ds = dataset_load_split(mnist_dir(), "train");
-  const InputNorm norm = input_norm_fit(ds);
-  const MlpShape shape{uint32_t(ds.features()), {512, 512}, 10};
   const size_t B = 128;  // 128 % 3 != 0: uneven shards under -np 3
   const int W = world->size(), r = world->rank();
-
-  Mlp replica(shape), single(shape);  // this rank's replica; a 1-rank run computed locally
-  mlp_init(shape, 1, replica.params().data());
-  single.params() = replica.params();
+  TrainState state;
+  state.model = ModelSpec{MlpShape{uint32_t(ds.features()), {512, 512}, 10}, ds.rows, ds.cols, input_norm_fit(ds)};
+  state.batch_size = B;
+  state.seed = 1;
   // lr 1e-4, not the default 1e-3: a pre-activation within rounding of zero flips
   // a ReLU on one side only, and at lr 1e-3 Adam's normalised steps amplify that
   // chaotically (seen with 3 ranks: one flip at step 6, 10% gradient difference
   // by step 50). The check is about the averaging, not about that sensitivity.
-  AdamConfig cfg;
-  cfg.lr = 1e-4;
-  AdamState replica_adam, single_adam;
-  replica_adam.reset(shape.num_params());
+  state.recipe.adam.lr = 1e-4;
+  state.recipe.lr_schedule = LrSchedule::constant;
+  const MlpShape& shape = state.model.shape;
+  StepPlan plan;
+  plan.lr = recipe_lr_plan(state.recipe, B, steps_per_epoch(ds.count, B), 1);
+  plan.check_replicas = true;  // train_step itself fails if the replicas differ
+
+  Mlp replica(shape), single(shape);  // this rank's replica; a 1-rank run computed locally
+  mlp_init(shape, 1, replica.params().data());
+  single.params() = replica.params();
+  state.adam.reset(shape.num_params());
+  AdamState single_adam;
   single_adam.reset(shape.num_params());
 
   const auto perm = epoch_permutation(ds.count, 1, 0);
-  std::vector<uint32_t> idx(B);
+  ShardBatch shard;
   std::vector<float> x(B * ds.features());
   std::vector<int32_t> labels(B);
   const int steps = 50;
   for (int s = 0; s < steps; ++s) {
-    const Range batch = batch_range(ds.count, B, size_t(s));
-    const float scale = 1.f / float(batch.size());
-    // distributed: this rank's shard, then the sum over ranks
-    const Range mine = shard_range(batch.size(), W, r);
-    std::copy(perm.begin() + long(batch.begin + mine.begin), perm.begin() + long(batch.begin + mine.end), idx.begin());
-    batch_gather(ds, norm, idx.data(), mine.size(), x.data(), labels.data());
-    replica.loss_grad(x.data(), labels.data(), mine.size(), scale, nullptr);
-    world->allreduce_sum(replica.grads().data(), replica.grads().size());
+    // distributed: this rank's shard through the real step
+    shard.batch = batch_range(ds.count, B, size_t(s));
+    shard.mine = shard_range(shard.batch.size(), W, r);
+    shard.x.resize(shard.mine.size() * ds.features());
+    shard.labels.resize(shard.mine.size());
+    batch_gather(ds, state.model.input, perm.data() + shard.batch.begin + shard.mine.begin, shard.mine.size(),
+                 shard.x.data(), shard.labels.data());
+    StepSums sums;
+    EXPECT_EQ(train_step(*world, replica, state, plan, shard, sums), 0) << "no stop signal was sent";
+    EXPECT_EQ(state.step, uint64_t(s + 1));
+    EXPECT_EQ(sums.count, shard.mine.size());
     // one rank: the whole batch
-    std::copy(perm.begin() + long(batch.begin), perm.begin() + long(batch.end), idx.begin());
-    batch_gather(ds, norm, idx.data(), batch.size(), x.data(), labels.data());
-    single.loss_grad(x.data(), labels.data(), batch.size(), scale, nullptr);
+    batch_gather(ds, state.model.input, perm.data() + shard.batch.begin, shard.batch.size(), x.data(), labels.data());
+    single.loss_grad(x.data(), labels.data(), shard.batch.size(), 1.f / float(shard.batch.size()), nullptr);
 
-    if (s == 0) {
+    if (s == 0) {  // train_step leaves the summed gradient in grads()
       double diff2 = 0, norm2 = 0, max_abs = 0, max_diff = 0;
       for (size_t i = 0; i < replica.grads().size(); ++i) {
         const double d = double(replica.grads()[i]) - single.grads()[i];
@@ -127,8 +137,7 @@ TEST(DataParallel, NRanksEqualOneRankAndReplicasStayEqual) {
       EXPECT_LT(std::sqrt(diff2 / norm2), 1e-5) << "allreduced gradient differs from the 1-rank gradient";
       EXPECT_LT(max_diff, 1e-5 * max_abs);
     }
-    adam_step(cfg, replica_adam, replica.params().data(), replica.grads().data(), replica.params().size());
-    adam_step(cfg, single_adam, single.params().data(), single.grads().data(), single.params().size());
+    adam_step(state.recipe.adam, single_adam, single.params().data(), single.grads().data(), single.params().size());
     ASSERT_TRUE(world->all_equal(fnv1a(replica.params()))) << "replicas differ after step " << s + 1;
   }
   size_t close = 0;

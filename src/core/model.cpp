@@ -181,44 +181,7 @@ EvalResult Mlp::evaluate(const Dataset& ds, const InputNorm& norm, Range range, 
   return result;
 }
 
-// ---- Plain-loop reference (double precision) ----
-
-// src (B, IN), weight (OUT, IN), bias (OUT) -> dst (B, OUT)
-void reference_dense_forward(size_t batch, size_t in, size_t out, bool relu, const double* src, const double* weight,
-                             const double* bias, double* dst) {
-  for (size_t b = 0; b < batch; ++b)
-    for (size_t o = 0; o < out; ++o) {
-      double z = bias[o];
-      for (size_t i = 0; i < in; ++i) z += src[b * in + i] * weight[o * in + i];
-      dst[b * out + o] = relu ? std::max(z, 0.0) : z;
-    }
-}
-
-// diff_dst (B, OUT) -> diff_weight (OUT, IN), diff_bias (OUT), diff_src (B, IN)
-void reference_dense_backward(size_t batch, size_t in, size_t out, bool relu, const double* src, const double* weight,
-                              const double* dst, double* diff_dst, double* diff_src, double* diff_weight,
-                              double* diff_bias) {
-  if (relu)
-    for (size_t k = 0; k < batch * out; ++k)
-      if (!(dst[k] > 0)) diff_dst[k] = 0;
-  for (size_t o = 0; o < out; ++o) {
-    double db = 0;
-    for (size_t b = 0; b < batch; ++b) db += diff_dst[b * out + o];
-    diff_bias[o] = db;
-    for (size_t i = 0; i < in; ++i) {
-      double dw = 0;
-      for (size_t b = 0; b < batch; ++b) dw += diff_dst[b * out + o] * src[b * in + i];
-      diff_weight[o * in + i] = dw;
-    }
-  }
-  if (diff_src)
-    for (size_t b = 0; b < batch; ++b)
-      for (size_t i = 0; i < in; ++i) {
-        double d = 0;
-        for (size_t o = 0; o < out; ++o) d += diff_dst[b * out + o] * weight[o * in + i];
-        diff_src[b * in + i] = d;
-      }
-}
+// ---- Plain-loop reference of the whole model (double precision; the dense layers' own are in dense.cpp) ----
 
 double reference_loss_grad(const MlpShape& shape, const double* params, const double* x, const int32_t* labels,
                            size_t n, double scale, double* grads, const Regularization& reg, const DropoutDraw* draw) {

@@ -1,6 +1,7 @@
 // One dense (fully connected) layer on oneDNN matmul primitives, forward
-// next to backward. Layouts are plain row-major so the master weights that Adam
-// updates and checkpoints store are used in place, without reorders.
+// next to backward, and beside it the plain-loop reference the tests hold it
+// to. Layouts are plain row-major so the master weights that Adam updates and
+// checkpoints store are used in place, without reorders.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -36,5 +37,15 @@ class Dense {
   struct Cache;
   std::unique_ptr<Cache> cache_;
 };
+
+// The plain-loop reference in double precision: the same products as Dense,
+// written as the definitions (llm.c's matmul_forward_naive), for tests.
+// src (B, IN), weight (OUT, IN), bias (OUT) -> dst (B, OUT)
+void reference_dense_forward(size_t batch, size_t in, size_t out, bool relu, const double* src,
+                             const double* weight, const double* bias, double* dst);
+// diff_dst (B, OUT) masked in place by dst > 0 when relu; diff_src may be null.
+void reference_dense_backward(size_t batch, size_t in, size_t out, bool relu, const double* src,
+                              const double* weight, const double* dst, double* diff_dst,
+                              double* diff_src, double* diff_weight, double* diff_bias);
 
 }  // namespace digitnet

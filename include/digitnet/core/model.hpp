@@ -105,12 +105,5 @@ class Mlp {
 double reference_loss_grad(const MlpShape& shape, const double* params, const double* x,
                            const int32_t* labels, size_t n, double scale, double* grads,
                            const Regularization& reg = {}, const DropoutDraw* draw = nullptr);
-// src (B, IN), weight (OUT, IN), bias (OUT) -> dst (B, OUT)
-void reference_dense_forward(size_t batch, size_t in, size_t out, bool relu, const double* src,
-                             const double* weight, const double* bias, double* dst);
-// diff_dst (B, OUT) masked in place by dst > 0 when relu; diff_src may be null.
-void reference_dense_backward(size_t batch, size_t in, size_t out, bool relu, const double* src,
-                              const double* weight, const double* dst, double* diff_dst,
-                              double* diff_src, double* diff_weight, double* diff_bias);
 
 }  // namespace digitnet
