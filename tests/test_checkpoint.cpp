@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "digitnet/checkpoint.pb.h"
 #include "digitnet/core/checkpoint.hpp"
 #include "digitnet/core/error.hpp"
 #include "digitnet/core/model.hpp"
@@ -611,6 +612,17 @@ TEST(CheckpointCodec, AdamMomentsOfWrongLengthAreRefused) {
   std::string doubled = payload;
   put_bytes(doubled, 5, fields[5].bytes);
   expect_refused([&] { snapshot_decode(wrap_file(doubled), "moments.pb"); }, "moments.pb", "moments twice as long");
+}
+
+TEST(CheckpointCodec, HiddenWidthsThatDisagreeWithTheLayersAreRefused) {
+  // Field 9 repeats the hidden widths; a file where they disagree is inconsistent.
+  Checkpoint ck = checkpoint_file_decode(snapshot_encode(make_snapshot()), "mem");
+  ASSERT_EQ(ck.training().hidden_size(), 1);
+  EXPECT_EQ(ck.training().hidden(0), 4u);
+  EXPECT_NO_THROW(snapshot_decode(checkpoint_file_encode(ck), "same.pb"));
+  ck.mutable_training()->set_hidden(0, 5);
+  expect_refused([&] { snapshot_decode(checkpoint_file_encode(ck), "hidden.pb"); }, "hidden.pb", "hidden 5, layer 4");
+  expect_refused([&] { model_from_proto(ck, "hidden.pb", nullptr); }, "hidden.pb", "the scorer's reader too");
 }
 
 TEST(CheckpointCodec, NonFiniteParametersAreRefused) {
