@@ -124,28 +124,44 @@ TEST_F(ImageTest, MalformedFilesAreRefused) {
 }
 
 TEST_F(ImageTest, MutatedFilesNeverCrash) {
-  // Random byte flips and cuts of valid PNG, JPEG, BMP and PGM files: each one is
-  // decoded or refused with an Error, and a decoded one can be preprocessed.
+  // Random byte flips and cuts of valid PNG, JPEG and PGM files: each one decodes to a
+  // sane image (which can be preprocessed) or is refused with Error(data) naming the file.
   image_write_png(path("seed.png"), gradient_digit(60, 60));
   const std::vector<std::string> seeds = {read("seed.png"), jpeg_of(gradient_digit(60, 60), 80),
                                           "P5\n8 8\n255\n" + std::string(64, '\x80')};
+  const std::string file = path("m.img");
   std::mt19937 rng(42);
   int decoded = 0, refused = 0;
   for (int round = 0; round < 300; ++round) {
+    SCOPED_TRACE("mutation " + std::to_string(round));
     std::string bytes = seeds[size_t(round) % seeds.size()];
     const int flips = 1 + int(rng() % 8);
     for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] = char(rng());
     if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
     write("m.img", bytes);
     try {
-      const GrayImage img = image_read(path("m.img"));
+      const GrayImage img = image_read(file);
       ++decoded;
+      const bool sane = img.width > 0 && img.height > 0 && int64_t(img.width) * img.height <= kMaxImagePixels &&
+                        img.pixels.size() == size_t(img.width) * size_t(img.height);
+      if (!sane) {
+        ADD_FAILURE() << "decoded to " << img.width << " x " << img.height << " with " << img.pixels.size()
+                      << " pixels";
+        continue;
+      }
       try {
         preprocess_digit(img, PreprocessOptions{});
       } catch (const Error&) {  // e.g. no ink left: fine
       }
-    } catch (const Error&) {
+    } catch (const Error& e) {
       ++refused;
+      EXPECT_EQ(e.kind(), ErrorKind::data) << e.what();
+      EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << "the refusal does not name the file: "
+                                                                      << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "mutation " << round << ": not a digitnet::Error: " << e.what();
+    } catch (...) {
+      ADD_FAILURE() << "mutation " << round << ": an exception of unknown type";
     }
   }
   EXPECT_GT(refused, 0);

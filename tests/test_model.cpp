@@ -36,22 +36,61 @@ std::vector<int32_t> random_labels(size_t n, uint32_t classes, uint64_t seed) {
   return y;
 }
 
+// The reference forward pass: every layer's pre-activation (n, out), the last one
+// being the logits.
+std::vector<std::vector<double>> reference_preactivations(const MlpShape& shape, const std::vector<double>& p,
+                                                          const std::vector<double>& x, size_t n) {
+  const auto layout = mlp_layout(shape);
+  std::vector<std::vector<double>> z(layout.size());
+  std::vector<double> src = x;
+  for (size_t l = 0; l < layout.size(); ++l) {
+    const auto& s = layout[l];
+    z[l].resize(n * s.out);
+    reference_dense_forward(n, s.in, s.out, false, src.data(), &p[s.weight_offset], &p[s.bias_offset], z[l].data());
+    src = z[l];
+    for (auto& v : src) v = std::max(v, 0.0);
+  }
+  return z;
+}
+
 // Smallest |pre-activation| of any hidden unit: a finite-difference step that
 // is much smaller cannot cross the ReLU kink.
 double min_abs_preactivation(const MlpShape& shape, const std::vector<double>& p, const std::vector<double>& x,
                              size_t n) {
-  const auto layout = mlp_layout(shape);
-  std::vector<double> src = x;
+  const auto z = reference_preactivations(shape, p, x, n);
   double smallest = 1e300;
-  for (size_t l = 0; l + 1 < layout.size(); ++l) {
-    const auto& s = layout[l];
-    std::vector<double> z(n * s.out);
-    reference_dense_forward(n, s.in, s.out, false, src.data(), &p[s.weight_offset], &p[s.bias_offset], z.data());
-    for (double v : z) smallest = std::min(smallest, std::fabs(v));
-    for (auto& v : z) v = std::max(v, 0.0);
-    src = z;
-  }
+  for (size_t l = 0; l + 1 < z.size(); ++l)
+    for (double v : z[l]) smallest = std::min(smallest, std::fabs(v));
   return smallest;
+}
+
+// The reference's argmax predictions (the first maximum, as softmax_xent takes it),
+// leaving out the samples whose top two logits are within `margin`: float rounding
+// may break such a near-tie either way.
+struct ClearPredictions {
+  std::vector<size_t> samples;      // the samples without a near-tie
+  std::vector<uint32_t> predicted;  // their predicted classes
+  uint64_t correct = 0;             // how many of them match the label
+};
+
+ClearPredictions reference_clear_predictions(const MlpShape& shape, const std::vector<double>& p,
+                                             const std::vector<double>& x, const std::vector<int32_t>& y, size_t n,
+                                             double margin) {
+  const std::vector<double> logits = reference_preactivations(shape, p, x, n).back();
+  const size_t C = shape.classes;
+  ClearPredictions out;
+  for (size_t b = 0; b < n; ++b) {
+    const double* z = &logits[b * C];
+    const size_t top = size_t(std::max_element(z, z + C) - z);
+    double second = -std::numeric_limits<double>::infinity();
+    for (size_t c = 0; c < C; ++c)
+      if (c != top) second = std::max(second, z[c]);
+    if (z[top] - second < margin) continue;
+    out.samples.push_back(b);
+    out.predicted.push_back(uint32_t(top));
+    out.correct += int32_t(top) == y[b];
+  }
+  return out;
 }
 
 // max |a - b| / max |b|: error relative to the scale of the reference.
@@ -203,13 +242,35 @@ TEST(MlpVsReference, LossGradAndPredict) {
     const double loss_ref = reference_loss_grad(shape, pd.data(), xd.data(), y.data(), n, scale, grad_ref.data());
     EXPECT_NEAR(loss, loss_ref, 1e-5 * std::fabs(loss_ref));
     EXPECT_LT(rel_err(to_double(model.grads()), grad_ref), 1e-4);
-    EXPECT_LE(correct, n);
 
     std::vector<float> probs(n * shape.classes);
     model.predict(x.data(), n, probs.data());
     for (size_t b = 0; b < n; ++b) {
       const float s = std::accumulate(probs.begin() + long(b * shape.classes), probs.begin() + long((b + 1) * shape.classes), 0.f);
       EXPECT_NEAR(s, 1.f, 1e-5);
+    }
+
+    // Correct argmax predictions: the reference's count. A sample whose top two reference
+    // logits are within 1e-4 may go either way in float; such samples are left out, and
+    // the fast path counts again over the rest.
+    const ClearPredictions ref = reference_clear_predictions(shape, pd, xd, y, n, 1e-4);
+    const size_t near_ties = n - ref.samples.size();
+    EXPECT_LE(near_ties, n / 10) << "too many near-ties for the count to mean anything";
+    std::vector<float> x_clear;
+    std::vector<int32_t> y_clear;
+    for (size_t b : ref.samples) {
+      x_clear.insert(x_clear.end(), x.begin() + long(b * shape.inputs), x.begin() + long((b + 1) * shape.inputs));
+      y_clear.push_back(y[b]);
+    }
+    uint64_t correct_clear = 0;
+    model.loss_grad(x_clear.data(), y_clear.data(), y_clear.size(), scale, &correct_clear);
+    EXPECT_EQ(correct_clear, ref.correct);
+    EXPECT_GE(correct, ref.correct);  // over the whole batch: the near-ties add 0 or 1 each
+    EXPECT_LE(correct, ref.correct + near_ties);
+    // predict's argmax is the reference's too.
+    for (size_t i = 0; i < ref.samples.size(); ++i) {
+      const float* p = &probs[ref.samples[i] * shape.classes];
+      EXPECT_EQ(size_t(std::max_element(p, p + shape.classes) - p), ref.predicted[i]) << "sample " << ref.samples[i];
     }
   }
 }

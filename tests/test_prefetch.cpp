@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -182,15 +183,27 @@ TEST(Prefetcher, StopsMidStreamWithoutHangingOrLeaking) {
 
 TEST(Prefetcher, UnconsumedFailureIsDroppedQuietly) {
   Watchdog dog(60s, "unconsumed failure");
-  std::atomic<bool> thrown{false};
-  {
-    Prefetcher<Batch> pf(3, [&](size_t, Batch&) {
-      thrown = true;
-      throw std::runtime_error("nobody asks");
-    });
-    ASSERT_TRUE(eventually([&] { return thrown.load(); }));
-  }  // no std::terminate, no exception from the destructor
-  SUCCEED();
+  // Set while the exception unwinds the producer: it really was thrown.
+  struct UnwindProbe {
+    std::atomic<bool>& seen;
+    ~UnwindProbe() {
+      if (std::uncaught_exceptions() > 0) seen = true;
+    }
+  };
+  std::atomic<bool> unwound{false};
+  std::vector<size_t> calls;  // written by the producer only, read after it was joined
+  auto pf = std::make_unique<Prefetcher<Batch>>(3, [&](size_t k, Batch&) {
+    calls.push_back(k);
+    const UnwindProbe probe{unwound};
+    throw std::runtime_error("nobody asks");
+  });
+  ASSERT_TRUE(eventually([&] { return unwound.load(); })) << "the producer's exception was never thrown";
+  const auto start = std::chrono::steady_clock::now();
+  pf.reset();  // a throwing destructor would std::terminate; a hang trips the watchdog
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "destruction after a failure took too long";
+  // The destructor joined the producer thread, so `calls` is safe to read: batch 0
+  // failed, and the producer was never asked for another batch.
+  EXPECT_EQ(calls, std::vector<size_t>{0});
 }
 
 TEST(Prefetcher, ZeroBatches) {

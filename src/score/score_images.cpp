@@ -208,6 +208,23 @@ void print_table_row(const Recognised& r, const Reading& reading, bool read_numb
               100.0 * reading.lowest, top_text(r.probs.data(), classes).c_str(), label.c_str(), r.file.path.c_str(), mark);
 }
 
+// What the per-image output gathers for the summary (the JSON arrays only with --json).
+struct Tally {
+  int status = 0;
+  size_t uncertain = 0, ok = 0;
+  nlohmann::json images = nlohmann::json::array(), errors = nlohmann::json::array(), wrong = nlohmann::json::array();
+};
+
+// The steps of score_images, in its order; defined after it.
+void create_output_directory(const std::string& dir);
+std::vector<Recognised> recognise_all(const std::vector<ImageFile>& files, const PreprocessOptions& pre,
+                                      bool read_number);
+void predict_all(const ModelCheckpoint& snap, std::vector<Recognised>& all);
+EvalResult labelled_eval(const std::vector<Recognised>& all, uint32_t classes, bool read_number);
+Tally report_images(const std::vector<Recognised>& all, const ScoreOptions& opts, uint32_t classes);
+void print_summary(const ScoreOptions& opts, const std::string& ckpt, const ModelCheckpoint& snap, const EvalResult& eval,
+                   const Tally& tally, size_t total);
+
 }  // namespace
 
 int score_images(const ScoreOptions& opts) {
@@ -222,34 +239,62 @@ int score_images(const ScoreOptions& opts) {
   pre.rows = int(snap.spec.rows);
   pre.cols = int(snap.spec.cols);
   pre.mode = preprocess_mode_parse(opts.preprocess);
-  if (!opts.save_preprocessed.empty()) {
-    fs::create_directories(opts.save_preprocessed, ec);
-    if (ec) fail(ErrorKind::usage, "--save-preprocessed " + opts.save_preprocessed + ": " + ec.message());
-  }
+  create_output_directory(opts.save_preprocessed);
 
   std::vector<Recognised> failed_early;
   const std::vector<ImageFile> files = collect(opts.images, classes, failed_early);
-  std::vector<Recognised> all(files.size());
-  // Decoding and preprocessing are independent per image; a bad image only fails itself.
-#pragma omp parallel for schedule(dynamic)
-  for (size_t i = 0; i < files.size(); ++i) {
-    all[i].file = files[i];
-    try {
-      const GrayImage img = image_read(files[i].path);
-      if (opts.read_number)
-        all[i].digits = preprocess_number(img, pre);
-      else
-        all[i].digits.push_back(preprocess_digit(img, pre));
-    } catch (const Error& e) {
-      const std::string what = e.what();
-      all[i].error = what.rfind(files[i].path + ": ", 0) == 0 ? what.substr(files[i].path.size() + 2) : what;
-    } catch (const std::exception& e) {
-      all[i].error = std::string("cannot process: ") + e.what();
-    }
-  }
+  std::vector<Recognised> all = recognise_all(files, pre, opts.read_number);
   all.insert(all.begin(), failed_early.begin(), failed_early.end());
+  predict_all(snap, all);
+  const EvalResult eval = labelled_eval(all, classes, opts.read_number);
 
-  // One batch through the network: every digit of every image.
+  const Tally tally = report_images(all, opts, classes);
+  print_summary(opts, ckpt, snap, eval, tally, all.size());
+  return tally.status;
+}
+
+namespace {
+
+// --save-preprocessed: its directory exists before any image is read.
+void create_output_directory(const std::string& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail(ErrorKind::usage, "--save-preprocessed " + dir + ": " + ec.message());
+}
+
+// Decodes and preprocesses one image; what goes wrong is its error, without the file name.
+Recognised recognise(const ImageFile& file, const PreprocessOptions& pre, bool read_number) {
+  Recognised r;
+  r.file = file;
+  try {
+    const GrayImage img = image_read(file.path);
+    if (read_number)
+      r.digits = preprocess_number(img, pre);
+    else
+      r.digits.push_back(preprocess_digit(img, pre));
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    r.error = what.rfind(file.path + ": ", 0) == 0 ? what.substr(file.path.size() + 2) : what;
+  } catch (const std::exception& e) {
+    r.error = std::string("cannot process: ") + e.what();
+  }
+  return r;
+}
+
+// Decoding and preprocessing are independent per image; a bad image only fails itself.
+std::vector<Recognised> recognise_all(const std::vector<ImageFile>& files, const PreprocessOptions& pre,
+                                      bool read_number) {
+  std::vector<Recognised> all(files.size());
+#pragma omp parallel for schedule(dynamic)
+  for (size_t i = 0; i < files.size(); ++i) all[i] = recognise(files[i], pre, read_number);
+  return all;
+}
+
+// One batch through the network: every digit of every image. Each image gets its
+// digits' probabilities.
+void predict_all(const ModelCheckpoint& snap, std::vector<Recognised>& all) {
+  const uint32_t classes = snap.spec.shape.classes;
   Dataset batch;
   batch.rows = snap.spec.rows;
   batch.cols = snap.spec.cols;
@@ -268,64 +313,86 @@ int score_images(const ScoreOptions& opts) {
     r.probs.assign(probs.begin() + long(next * classes), probs.begin() + long((next + r.digits.size()) * classes));
     next += r.digits.size();
   }
+}
 
-  // Labelled images (single-digit mode) are a test set.
+// Labelled images (single-digit mode) are a test set.
+EvalResult labelled_eval(const std::vector<Recognised>& all, uint32_t classes, bool read_number) {
   EvalResult eval(classes);
   for (const auto& r : all)
-    if (!opts.read_number && r.error.empty() && r.file.label >= 0) {
+    if (!read_number && r.error.empty() && r.file.label >= 0) {
       const int32_t label = r.file.label;
       eval.add(r.probs.data(), &label, 1);
     }
+  return eval;
+}
 
-  int status = 0;
-  size_t uncertain = 0, ok = 0;
-  nlohmann::json images = nlohmann::json::array(), errors = nlohmann::json::array(), wrong = nlohmann::json::array();
+// A refused image: one line on stderr, an entry of "errors", exit status data.
+void report_refused(const Recognised& r, Tally& tally) {
+  std::fprintf(stderr, "digitnet-score: %s: %s\n", r.file.path.c_str(), r.error.c_str());
+  tally.errors.push_back({{"file", r.file.path}, {"error", r.error}});
+  tally.status = int(ErrorKind::data);
+}
+
+// --json: the image's entry, and one in "misclassified" while there is room.
+void add_image_json(const Recognised& r, const Reading& reading, const ScoreOptions& opts, uint32_t classes,
+                    Tally& tally) {
+  tally.images.push_back(image_json(r, reading, opts.read_number, classes));
+  const bool misread = !opts.read_number && r.file.label >= 0 && int(reading.first) != r.file.label;
+  if (misread && tally.wrong.size() < opts.misclassified)
+    tally.wrong.push_back({{"file", r.file.path}, {"label", r.file.label}, {"predicted", reading.first},
+                           {"probability", reading.lowest}, {"pixels", tally.images.back()["pixels"]}});
+}
+
+// Every image in order: refused on stderr; read as a table row, a CSV row or a JSON entry.
+Tally report_images(const std::vector<Recognised>& all, const ScoreOptions& opts, uint32_t classes) {
+  Tally tally;
   if (!opts.json) print_header(opts.csv, opts.read_number);
   FILE* art = opts.json || opts.csv ? stderr : stdout;
   for (size_t i = 0; i < all.size(); ++i) {
     const Recognised& r = all[i];
     if (!r.error.empty()) {
-      std::fprintf(stderr, "digitnet-score: %s: %s\n", r.file.path.c_str(), r.error.c_str());
-      errors.push_back({{"file", r.file.path}, {"error", r.error}});
-      status = int(ErrorKind::data);
+      report_refused(r, tally);
       continue;
     }
-    ++ok;
+    ++tally.ok;
     if (!opts.save_preprocessed.empty()) save_preprocessed(opts.save_preprocessed, i, r);
     const Reading reading = reading_of(r, classes, opts.threshold);
-    uncertain += reading.uncertain;
-    if (opts.json) {
-      images.push_back(image_json(r, reading, opts.read_number, classes));
-      const bool misread = !opts.read_number && r.file.label >= 0 && int(reading.first) != r.file.label;
-      if (misread && wrong.size() < opts.misclassified)
-        wrong.push_back({{"file", r.file.path}, {"label", r.file.label}, {"predicted", reading.first},
-                         {"probability", reading.lowest}, {"pixels", images.back()["pixels"]}});
-    } else if (opts.csv) {
+    tally.uncertain += reading.uncertain;
+    if (opts.json)
+      add_image_json(r, reading, opts, classes, tally);
+    else if (opts.csv)
       print_csv_row(r, reading, opts.read_number, classes);
-    } else {
+    else
       print_table_row(r, reading, opts.read_number, classes);
-    }
     if (opts.show)
       for (const auto& d : r.digits) std::fprintf(art, "%s\n", image_text_art(d.pixels).c_str());
   }
+  return tally;
+}
 
+// The closing output: with --json the whole result as one object; as a table, the
+// counts and the labelled images' scores (a CSV has none).
+void print_summary(const ScoreOptions& opts, const std::string& ckpt, const ModelCheckpoint& snap, const EvalResult& eval,
+                   const Tally& tally, size_t total) {
   if (opts.json) {
     nlohmann::json result = {{"checkpoint", ckpt}, {"model", snap.spec.shape.str()}, {"step", snap.step},
                              {"epoch", snap.epoch}, {"threshold", opts.threshold}, {"rows", snap.spec.rows},
-                             {"cols", snap.spec.cols}, {"read", opts.read_number}, {"images", images}};
+                             {"cols", snap.spec.cols}, {"read", opts.read_number}, {"images", tally.images}};
     if (eval.count > 0) {
       result.update(score_eval_json(eval));
-      result["misclassified"] = wrong;
+      result["misclassified"] = tally.wrong;
     }
-    nlohmann::json out = {{"images_from", opts.images}, {"results", nlohmann::json::array({result})}, {"errors", errors}};
+    nlohmann::json out = {{"images_from", opts.images}, {"results", nlohmann::json::array({result})},
+                          {"errors", tally.errors}};
     std::cout << out.dump(2) << std::endl;
   } else if (!opts.csv) {
-    std::printf("\n%zu image(s) read, %zu uncertain (probability below %.2f), %zu refused\n", ok, uncertain,
-                opts.threshold, all.size() - ok);
+    std::printf("\n%zu image(s) read, %zu uncertain (probability below %.2f), %zu refused\n", tally.ok,
+                tally.uncertain, opts.threshold, total - tally.ok);
     if (eval.count > 0)
       std::printf("labelled images (sub-directories named by class):\n%s", eval_report(eval).c_str());
   }
-  return status;
 }
+
+}  // namespace
 
 }  // namespace digitnet

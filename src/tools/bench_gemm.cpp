@@ -51,6 +51,61 @@ double time_matmul(dnnl::engine& eng, dnnl::stream& strm, long M, long K, long N
   });
 }
 
+constexpr double kEpoch = 60000;  // MNIST's training samples
+
+// One training step's GEMMs at their ceiling: their sum.
+struct StepGemms {
+  double flops = 0, seconds = 0;
+};
+
+// 1. Ceiling, GEMM by GEMM, for layer widths w and batch B.
+StepGemms bench_ceiling(dnnl::engine& eng, dnnl::stream& strm, const std::vector<uint32_t>& w, long B, int reps) {
+  StepGemms step;
+  std::printf("  %-26s %10s %10s\n", "GEMM (M x K x N)", "ms", "GFLOP/s");
+  for (size_t l = 0; l + 1 < w.size(); ++l) {
+    const long IN = w[l], OUT = w[l + 1];
+    struct G { const char* what; long M, K, N; };
+    std::vector<G> gemms{{"fwd", B, IN, OUT}, {"bwd_w", OUT, B, IN}};
+    if (l > 0) gemms.push_back({"bwd_data", B, OUT, IN});  // the input needs no gradient
+    for (const G& g : gemms) {
+      const double s = time_matmul(eng, strm, g.M, g.K, g.N, reps);
+      const double flops = 2.0 * g.M * g.K * g.N;
+      step.flops += flops;
+      step.seconds += s;
+      std::printf("  L%zu %-8s %5ld x %4ld x %4ld %10.3f %10.1f\n", l, g.what, g.M, g.K, g.N, 1e3 * s, flops / s / 1e9);
+    }
+  }
+  const double steps = kEpoch / B;
+  std::printf("ceiling (oneDNN matmul, free layout): %.1f GFLOP/s -> %.3f s/epoch of GEMM, %.1f GFLOP/epoch\n",
+              step.flops / step.seconds / 1e9, step.seconds * steps, step.flops * steps / 1e9);
+  return step;
+}
+
+// 2. digitnet's own training step on the same shapes, against the ceiling.
+void bench_digitnet(const digitnet::MlpShape& shape, long B, int reps, const StepGemms& ceiling) {
+  digitnet::Mlp model(shape);
+  digitnet::mlp_init(shape, 1, model.params().data());
+  std::vector<float> x(size_t(B) * shape.inputs);
+  std::vector<int32_t> labels(B);
+  digitnet::Rng rng(7);
+  for (float& v : x) v = float(rng.normal());
+  for (int32_t& y : labels) y = int32_t(rng.below(shape.classes));
+  uint64_t correct = 0;
+  const double t_step = median_seconds(reps, [&] { model.loss_grad(x.data(), labels.data(), B, 1.f / B, &correct); });
+  digitnet::AdamState adam;
+  adam.reset(shape.num_params());
+  const double t_adam = median_seconds(reps, [&] {
+    digitnet::adam_step({}, adam, model.params().data(), model.grads().data(), shape.num_params());
+  });
+  const double steps = kEpoch / B;
+  std::printf("digitnet forward+backward: %.3f ms/step, %.1f GFLOP/s (%.0f%% of ceiling) -> %.3f s/epoch\n",
+              1e3 * t_step, ceiling.flops / t_step / 1e9, 100 * ceiling.seconds / t_step, t_step * steps);
+  std::printf("digitnet Adam step (%zu parameters): %.3f ms/step -> %.3f s/epoch\n", shape.num_params(),
+              1e3 * t_adam, t_adam * steps);
+  std::printf("digitnet step total: %.3f s/epoch, %.0f samples/s (compute only, 1 rank)\n", (t_step + t_adam) * steps,
+              kEpoch / ((t_step + t_adam) * steps));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,8 +140,6 @@ int main(int argc, char** argv) {
   shape.inputs = inputs;
   shape.hidden = digitnet::parse_widths("hidden", hidden);
   shape.classes = classes;
-  const auto w = shape.widths();
-  constexpr double kEpoch = 60000;
   const long B = batch;
 
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
@@ -94,46 +147,7 @@ int main(int argc, char** argv) {
   std::printf("model %s, batch %u, %d thread%s, oneDNN %d.%d\n", shape.str().c_str(), batch, threads,
               threads > 1 ? "s" : "", dnnl_version()->major, dnnl_version()->minor);
 
-  // 1. Ceiling, GEMM by GEMM.
-  double step_flops = 0, step_seconds = 0;
-  std::printf("  %-26s %10s %10s\n", "GEMM (M x K x N)", "ms", "GFLOP/s");
-  for (size_t l = 0; l + 1 < w.size(); ++l) {
-    const long IN = w[l], OUT = w[l + 1];
-    struct G { const char* what; long M, K, N; };
-    std::vector<G> gemms{{"fwd", B, IN, OUT}, {"bwd_w", OUT, B, IN}};
-    if (l > 0) gemms.push_back({"bwd_data", B, OUT, IN});  // the input needs no gradient
-    for (const G& g : gemms) {
-      const double s = time_matmul(eng, strm, g.M, g.K, g.N, reps);
-      const double flops = 2.0 * g.M * g.K * g.N;
-      step_flops += flops;
-      step_seconds += s;
-      std::printf("  L%zu %-8s %5ld x %4ld x %4ld %10.3f %10.1f\n", l, g.what, g.M, g.K, g.N, 1e3 * s, flops / s / 1e9);
-    }
-  }
-  const double steps = kEpoch / B;
-  std::printf("ceiling (oneDNN matmul, free layout): %.1f GFLOP/s -> %.3f s/epoch of GEMM, %.1f GFLOP/epoch\n",
-              step_flops / step_seconds / 1e9, step_seconds * steps, step_flops * steps / 1e9);
-
-  // 2. digitnet's own training step on the same shapes.
-  digitnet::Mlp model(shape);
-  digitnet::mlp_init(shape, 1, model.params().data());
-  std::vector<float> x(size_t(B) * inputs);
-  std::vector<int32_t> labels(B);
-  digitnet::Rng rng(7);
-  for (float& v : x) v = float(rng.normal());
-  for (int32_t& y : labels) y = int32_t(rng.below(classes));
-  uint64_t correct = 0;
-  const double t_step = median_seconds(reps, [&] { model.loss_grad(x.data(), labels.data(), B, 1.f / B, &correct); });
-  digitnet::AdamState adam;
-  adam.reset(shape.num_params());
-  const double t_adam = median_seconds(reps, [&] {
-    digitnet::adam_step({}, adam, model.params().data(), model.grads().data(), shape.num_params());
-  });
-  std::printf("digitnet forward+backward: %.3f ms/step, %.1f GFLOP/s (%.0f%% of ceiling) -> %.3f s/epoch\n",
-              1e3 * t_step, step_flops / t_step / 1e9, 100 * step_seconds / t_step, t_step * steps);
-  std::printf("digitnet Adam step (%zu parameters): %.3f ms/step -> %.3f s/epoch\n", shape.num_params(),
-              1e3 * t_adam, t_adam * steps);
-  std::printf("digitnet step total: %.3f s/epoch, %.0f samples/s (compute only, 1 rank)\n", (t_step + t_adam) * steps,
-              kEpoch / ((t_step + t_adam) * steps));
+  const StepGemms ceiling = bench_ceiling(eng, strm, shape.widths(), B, reps);
+  bench_digitnet(shape, B, reps, ceiling);
   return 0;
 }

@@ -95,6 +95,22 @@ void transpose(const float* __restrict src, int h, int w, float* __restrict dst)
     for (int x = 0; x < w; ++x) dst[size_t(x) * h + y] = src[size_t(y) * w + x];
 }
 
+// The source as floats inside a two-pixel zero border (rows of cols + 4): clamped
+// coordinates read zeros, so sampling needs neither bounds checks nor branches.
+DIGITNET_CLONES float* padded_source(const uint8_t* src, uint32_t rows, uint32_t cols) {
+  const size_t pw = size_t(cols) + 4;
+  if (pw * (size_t(rows) + 4) > size_t(INT32_MAX)) fail(ErrorKind::data, "augmentation: image too large");
+  thread_local std::vector<float> pad_buf;
+  pad_buf.assign(pw * (size_t(rows) + 4), 0.f);
+  float* __restrict pad = pad_buf.data();
+  for (uint32_t y = 0; y < rows; ++y) {
+    float* __restrict p = pad + (y + 2) * pw + 2;
+    const uint8_t* __restrict q = src + size_t(y) * cols;
+    for (uint32_t x = 0; x < cols; ++x) p[x] = float(q[x]);
+  }
+  return pad;
+}
+
 }  // namespace
 
 void field_smooth(const std::vector<float>& kernel, uint32_t rows, uint32_t cols, float* field) {
@@ -124,21 +140,12 @@ DIGITNET_CLONES void image_warp(const AffineParams& a, const float* dx, const fl
   // Beyond these bounds all four taps fall in the zero border.
   const float x_min = -1.5f, x_max = float(cols) + 0.5f, y_min = -1.5f, y_max = float(rows) + 0.5f;
 
-  // The source as floats inside a two-pixel zero border: clamped coordinates read zeros,
-  // so sampling needs neither bounds checks nor branches.
   const size_t n = size_t(rows) * cols, pw = size_t(cols) + 4;
-  if (pw * (size_t(rows) + 4) > size_t(INT32_MAX)) fail(ErrorKind::data, "augmentation: image too large");
-  thread_local std::vector<float> pad_buf, work_buf;
+  const float* __restrict pad = padded_source(src, rows, cols);
+  thread_local std::vector<float> work_buf;
   thread_local std::vector<int32_t> at_buf;
-  pad_buf.assign(pw * (size_t(rows) + 4), 0.f);
   work_buf.resize(6 * n);
   at_buf.resize(n);
-  float* __restrict pad = pad_buf.data();
-  for (uint32_t y = 0; y < rows; ++y) {
-    float* __restrict p = pad + (y + 2) * pw + 2;
-    const uint8_t* __restrict q = src + size_t(y) * cols;
-    for (uint32_t x = 0; x < cols; ++x) p[x] = float(q[x]);
-  }
   float* __restrict fxs = work_buf.data();  // per output pixel: fractions, the four taps
   float* __restrict fys = fxs + n;
   float* __restrict t00 = fys + n;
