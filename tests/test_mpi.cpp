@@ -117,7 +117,11 @@ TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
     batch_gather(ds, state.model.input, perm.data() + shard.batch.begin + shard.mine.begin, shard.mine.size(),
                  shard.x.data(), shard.labels.data());
     StepSums sums;
-    EXPECT_EQ(train_step(*world, replica, state, plan, shard, sums), 0) << "no stop signal was sent";
+    // Rank 0 asks for a checkpoint every 7th step: every rank must learn it from the step.
+    const bool wish = r == 0 && s % 7 == 3;
+    const StepAgreement agreed = train_step(*world, replica, state, plan, shard, sums, wish);
+    EXPECT_EQ(agreed.stop_signal, 0) << "no stop signal was sent";
+    EXPECT_EQ(agreed.checkpoint, s % 7 == 3) << "step " << s;
     EXPECT_EQ(state.step, uint64_t(s + 1));
     EXPECT_EQ(sums.count, shard.mine.size());
     // one rank: the whole batch

@@ -26,6 +26,9 @@ n=${1:?usage: up.sh N [RATE]}
 rate=${2:-none}
 [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 250 ]] || netns_die "N must be 1..250, got '$n'"
 netns_need_root
+# `ip netns exec` makes / a slave mount inside its own mount namespace ("mount
+# --make-rslave /"), which fails where / is not a mount point (a chroot, some containers).
+mountpoint -q / || netns_die "/ is not a mount point here (a chroot or a container without a root mount), and 'ip netns exec' needs one: run 'mount --bind / /' first, or use a VM"
 
 prefix=${DIGITNET_NETNS_PREFIX:-dn}
 subnet=${DIGITNET_NETNS_SUBNET:-10.213.0}

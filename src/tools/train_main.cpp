@@ -6,10 +6,12 @@
 #include "digitnet/core/error.hpp"
 #include "digitnet/train/dist.hpp"
 #include "digitnet/train/options.hpp"
+#include "digitnet/train/stop.hpp"
 #include "digitnet/train/train.hpp"
 
 int main(int argc, char** argv) {
   using namespace digitnet;
+  stop_signals_install();  // before MPI_Init and any other thread: they all inherit the blocked signals
   const std::string problem = launch_problem();
   if (!problem.empty()) {  // every task gets here; task 0 says why
     const char* procid = std::getenv("SLURM_PROCID");

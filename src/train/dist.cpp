@@ -165,6 +165,11 @@ void World::broadcast(float* data, size_t n, int root) {
     check(MPI_Bcast(data + off, int(std::min(kChunk, n - off)), MPI_FLOAT, root, MPI_COMM_WORLD), "MPI_Bcast");
 }
 
+void World::allreduce_max(uint64_t* data, size_t n) {
+  CollectiveScope scope(*this, "MPI_Allreduce");
+  allreduce_chunks(data, n, MPI_UINT64_T, MPI_MAX);
+}
+
 uint64_t World::allreduce_max(uint64_t value) {
   CollectiveScope scope(*this, "MPI_Allreduce");
   allreduce_chunks(&value, 1, MPI_UINT64_T, MPI_MAX);

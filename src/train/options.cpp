@@ -67,7 +67,7 @@ std::string number_text(double v) {
 // signed: Boost would wrap "-1" into a huge unsigned value.
 struct RawOptions {
   std::string hidden = "512,512", config, schedule = "cosine", dropout = "0", preset;
-  int64_t seed = 1, epochs = 10, batch = 128, max_steps = 0, keep = 0, train_limit = 0;
+  int64_t seed = 1, epochs = 10, batch = 128, max_steps = 0, keep = 0, train_limit = 0, every_steps = 0;
   std::vector<int64_t> counts;  // the recipe's integer settings, by row of recipe_settings()
 };
 
@@ -120,6 +120,8 @@ void describe_options(TrainOptions& o, RawOptions& raw, po::options_description&
   output.add_options()
       ("checkpoint-dir", po::value(&o.checkpoint_dir), "rank 0 writes ckpt-<step>.pb here after every epoch and at the end")
       ("resume", po::value(&o.resume), "continue from a checkpoint: a file, a directory (its newest), 'latest' (newest valid one in --checkpoint-dir), or 'auto' (latest if there is one, else start fresh: for requeued jobs)")
+      ("checkpoint-every-steps", po::value(&raw.every_steps)->default_value(0), "also write a checkpoint every N steps inside epochs (0 = only at epoch ends and stops)")
+      ("checkpoint-every-seconds", po::value(&o.checkpoint_every_seconds)->default_value(0, "0"), "also write a checkpoint when S seconds have passed since the last one (0 = off)")
       ("keep", po::value(&raw.keep)->default_value(0), "keep only the newest K checkpoints (0 = keep all)")
       ("metrics", po::value(&o.metrics_path), "append a CSV row per epoch to this file")
       ("quiet", po::bool_switch(&o.quiet), "print only errors and the final summary")
@@ -192,6 +194,9 @@ void finish_options(const RawOptions& raw, TrainOptions& o) {
   o.seed = count_at_least("seed", raw.seed, 0);
   o.max_steps = count_at_least("max-steps", raw.max_steps, 0);
   o.keep = count_at_least("keep", raw.keep, 0);
+  o.checkpoint_every_steps = count_at_least("checkpoint-every-steps", raw.every_steps, 0);
+  if (!(o.checkpoint_every_seconds >= 0) || !std::isfinite(o.checkpoint_every_seconds))
+    fail(ErrorKind::usage, "--checkpoint-every-seconds must be 0 (off) or a positive number of seconds");
   o.train_limit = count_at_least("train-limit", raw.train_limit, 0);
   if (o.threads < 0) fail(ErrorKind::usage, "--threads must be 0 (automatic) or positive");
   if ((o.resume == "latest" || o.resume == "auto") && o.checkpoint_dir.empty())

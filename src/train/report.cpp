@@ -91,6 +91,16 @@ void Reporter::early_stop(const TrainState& s) {
                 (unsigned long long)s.best.evals_since, 100 * s.best.test_accuracy, (unsigned long long)s.best.step);
 }
 
+void Reporter::cadence_checkpoint(const CheckpointCost& cost) {
+  if (!write_) return;
+  if (cadence_count_++ == 0 && speak_) {
+    std::printf("digitnet-train: checkpoint inside the epoch: %s, %.1f MB in %.0f ms (the other ranks wait for it)\n",
+                cost.path.c_str(), double(cost.bytes) / 1e6, 1e3 * cost.seconds);
+    std::fflush(stdout);
+  }
+  cadence_seconds_ += cost.seconds;
+}
+
 int Reporter::finish(const StopReason& stop, const TrainState& s) {
   const std::string& dir = opts_.checkpoint_dir;
   const std::string last = dir.empty() ? "" : dir + "/" + checkpoint_name(s.step);
@@ -109,6 +119,9 @@ int Reporter::finish(const StopReason& stop, const TrainState& s) {
                 (unsigned long long)s.step, (unsigned long long)s.epoch, (unsigned long long)s.epochs,
                 evaluated ? 100 * evaluated->test_accuracy : 0.0, seconds_since(run_start_),
                 dir.empty() ? "" : ", checkpoint ", last.c_str());
+    if (cadence_count_)
+      std::printf("digitnet-train: %llu checkpoints inside epochs, %.0f ms each on average\n",
+                  (unsigned long long)cadence_count_, 1e3 * cadence_seconds_ / double(cadence_count_));
     std::fflush(stdout);
   }
   return 0;

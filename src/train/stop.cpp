@@ -1,33 +1,53 @@
 #include "digitnet/train/stop.hpp"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <csignal>
-#include <initializer_list>
+#include <mutex>
+#include <thread>
 
 namespace digitnet {
 
 namespace {
 
-volatile std::sig_atomic_t g_stop_signal = 0;
+std::atomic<int> g_stop_signal{0};
 
-extern "C" void on_stop_signal(int sig) {
-  if (g_stop_signal != 0) {  // second signal: stop now, as if we had no handler
+sigset_t stop_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGUSR1, SIGINT}) sigaddset(&set, sig);
+  return set;
+}
+
+// The one thread that takes the stop signals, synchronously.
+void wait_for_stop_signals(sigset_t set) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    int none = 0;
+    if (g_stop_signal.compare_exchange_strong(none, sig)) continue;  // the first: stop at the next step
+    // The second: end now, as if there were no handler.
     std::signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
     std::raise(sig);
-    return;
   }
-  g_stop_signal = sig;
 }
 
 }  // namespace
 
 void stop_signals_install() {
-  struct sigaction sa = {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;  // blocking reads and MPI waits carry on; the loop polls the flag
-  for (int sig : {SIGTERM, SIGUSR1, SIGINT}) sigaction(sig, &sa, nullptr);
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const sigset_t set = stop_signal_set();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created from now on
+    std::thread(wait_for_stop_signals, set).detach();
+  });
 }
 
-int stop_signal_received() { return int(g_stop_signal); }
+int stop_signal_received() { return g_stop_signal.load(); }
 
 }  // namespace digitnet

@@ -95,11 +95,19 @@ class CheckpointWriter {
     if (const char* job = std::getenv("SLURM_JOB_ID")) run_.slurm_job_id = job;
   }
   // ckpt-<step>.pb (then --keep applies), or best.pb for the best evaluation so far.
-  void write(const TrainState& state, const std::vector<float>& params, bool best) {
-    if (!active_) return;
+  // Returns what it wrote, and how long that took (nothing on other ranks).
+  CheckpointCost write(const TrainState& state, const std::vector<float>& params, bool best) {
+    if (!active_) return {};
+    const auto start = Clock::now();
     run_.unix_time = int64_t(std::time(nullptr));
-    snapshot_save(dir_ + "/" + (best ? "best.pb" : checkpoint_name(state.step)), Snapshot{state, params, run_});
+    CheckpointCost cost;
+    cost.path = dir_ + "/" + (best ? "best.pb" : checkpoint_name(state.step));
+    snapshot_save(cost.path, Snapshot{state, params, run_});
     if (!best) checkpoint_prune(dir_, keep_);
+    std::error_code ec;
+    cost.bytes = uint64_t(std::filesystem::file_size(cost.path, ec));
+    cost.seconds = seconds_since(start);
+    return cost;
   }
 
  private:
@@ -129,6 +137,19 @@ struct Run {
     plan.check_replicas = o.check_replicas;
   }
 
+  // Rank 0's clock decides --checkpoint-every-seconds; the step agreement tells the others.
+  bool checkpoint_wanted() const {
+    return world.rank() == 0 && opts.checkpoint_every_seconds > 0 &&
+           seconds_since(last_checkpoint) >= opts.checkpoint_every_seconds;
+  }
+  // A checkpoint between two steps of an epoch (epoch ends write their own).
+  void checkpoint_inside_epoch(bool agreed) {
+    const bool every_steps = opts.checkpoint_every_steps && state.step % opts.checkpoint_every_steps == 0;
+    if (!(agreed || every_steps) || state.step_in_epoch == steps || opts.checkpoint_dir.empty()) return;
+    report.cadence_checkpoint(writer.write(state, model.params(), false));
+    last_checkpoint = Clock::now();
+  }
+
   const TrainOptions& opts;
   World& world;
   TrainStart start;
@@ -141,6 +162,7 @@ struct Run {
   const size_t steps;  // per epoch
   const Range test_shard;
   const bool prefetch;
+  Clock::time_point last_checkpoint = Clock::now();  // rank 0's, for --checkpoint-every-seconds
 };
 
 // The batches of one epoch in order, from step `first` on: gathered inline, or
@@ -233,14 +255,15 @@ void epoch_end(Run& run, const StepSums& sums, Clock::time_point epoch_start, si
   run.report.epoch(rec, evaluate, epoch_done, s, run.steps);
   if (early) run.report.early_stop(s);
   run.writer.write(s, run.model.params(), false);
+  run.last_checkpoint = Clock::now();
   if (improved) run.writer.write(s, run.model.params(), true);
   if (early) stop.kind = StopReason::early_stop;
 }
 
 }  // namespace
 
-int train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan, const ShardBatch& shard,
-               StepSums& sums) {
+StepAgreement train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan, const ShardBatch& shard,
+                         StepSums& sums, bool want_checkpoint) {
   const size_t W = size_t(world.size());
   // forward, loss, backward: gradient of the mean loss over the GLOBAL batch
   const DropoutDraw draw{state.seed, state.step, shard.mine.begin};
@@ -255,7 +278,8 @@ int train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan
   // A stop signal on any rank stops every rank after this same step: the ranks
   // combine what they received once per step, so none is left inside a
   // collective and the checkpoint after it is the state of all of them.
-  const int stop_signal = W > 1 ? int(world.allreduce_max(uint64_t(stop_signal_received()))) : stop_signal_received();
+  uint64_t agree[2] = {uint64_t(stop_signal_received()), uint64_t(want_checkpoint)};
+  if (W > 1) world.allreduce_max(agree, 2);
 
   // identical Adam step on every rank, at the schedule's rate for this step
   if (state.recipe.clip_grad_norm > 0)  // the same gradient on every rank, so the same factor
@@ -268,11 +292,11 @@ int train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan
 
   if (plan.check_replicas && !world.all_equal(hash_params(model.params())))
     fail(ErrorKind::runtime, "replicas diverged at step " + std::to_string(state.step));
-  return stop_signal;
+  return {int(agree[0]), agree[1] != 0};
 }
 
 int train_run(const TrainOptions& opts, World& world) {
-  stop_signals_install();  // first: a signal during the data loading stops at the first step
+  stop_signals_install();  // (main installs it earlier; a no-op then) a signal during the data loading stops at the first step
   const int threads = threads_per_rank(opts.threads, world);
   omp_set_num_threads(threads);
   flush_denormals_to_zero();
@@ -295,10 +319,13 @@ int train_run(const TrainOptions& opts, World& world) {
       while (s.step_in_epoch < run.steps && !stop.any()) {
         const ShardBatch& shard = batches.next();
         samples += shard.batch.size();
-        if (const int signal = train_step(world, run.model, s, run.plan, shard, sums))
-          stop = {StopReason::signal, signal};
+        const StepAgreement agreed = train_step(world, run.model, s, run.plan, shard, sums, run.checkpoint_wanted());
+        if (agreed.stop_signal)
+          stop = {StopReason::signal, agreed.stop_signal};
         else if (s.max_steps && s.step >= s.max_steps)
           stop.kind = StopReason::max_steps;
+        else
+          run.checkpoint_inside_epoch(agreed.checkpoint);
       }
     }  // joins the prefetch thread (it finishes a batch already started)
     epoch_end(run, sums, epoch_start, samples, stop);

@@ -30,6 +30,7 @@ class World {
   void allreduce_sum(uint64_t* data, size_t n);
   void broadcast(float* data, size_t n, int root);
   uint64_t allreduce_max(uint64_t value);
+  void allreduce_max(uint64_t* data, size_t n);  // element-wise, in place
   // True on every rank iff `value` is the same on every rank.
   bool all_equal(uint64_t value);
   // Ends every rank of the job now, with this exit status.

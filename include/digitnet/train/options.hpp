@@ -21,6 +21,8 @@ struct TrainOptions {
   uint64_t max_steps = 0;     // 0 = no limit
   uint64_t train_limit = 0;   // train on the first N training samples only (0 = all)
   uint64_t keep = 0;          // newest checkpoints kept; 0 = all
+  uint64_t checkpoint_every_steps = 0;    // also checkpoint every N steps inside epochs (0 = off)
+  double checkpoint_every_seconds = 0;    // also checkpoint when S seconds have passed since the last (0 = off)
   std::string metrics_path;
   int threads = 0;            // per rank; 0 = cores of the node / ranks on it
   bool check_replicas = false;

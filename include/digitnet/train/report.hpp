@@ -18,6 +18,13 @@ struct StopReason {
   bool any() const { return kind != none; }
 };
 
+// A checkpoint rank 0 wrote: its file, its size and how long writing it took.
+struct CheckpointCost {
+  std::string path;
+  uint64_t bytes = 0;
+  double seconds = 0;
+};
+
 class Reporter {
  public:
   // speak: print progress (rank 0 without --quiet); write: own the CSV file and
@@ -32,6 +39,9 @@ class Reporter {
   // One line and one CSV row per epoch (also for a stop inside it).
   void epoch(const EpochRecord& rec, bool evaluated, bool epoch_done, const TrainState& state, uint64_t steps_per_epoch);
   void early_stop(const TrainState& state);
+  // A checkpoint inside an epoch (--checkpoint-every-steps/-seconds): the first is
+  // reported with its cost, the others are counted for the last line.
+  void cadence_checkpoint(const CheckpointCost& cost);
   // The last line: stopped by a signal (returns kExitStoppedBySignal) or done (returns 0).
   int finish(const StopReason& stop, const TrainState& state);
 
@@ -41,6 +51,8 @@ class Reporter {
   FILE* metrics_ = nullptr;
   const std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
   uint64_t first_step_ = 0;
+  uint64_t cadence_count_ = 0;  // checkpoints inside epochs, and their total time
+  double cadence_seconds_ = 0;
 };
 
 // Exit status after a stop signal (SIGTERM, SIGUSR1, SIGINT): all ranks stopped

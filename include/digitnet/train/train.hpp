@@ -42,11 +42,17 @@ struct StepSums {
   double allreduce_seconds = 0;
 };
 
+// What every rank agrees on after a step (one small collective carries both).
+struct StepAgreement {
+  int stop_signal = 0;      // a stop signal some rank has received (0: none)
+  bool checkpoint = false;  // some rank asked for a checkpoint after this step
+};
+
 // One optimizer step, called by every rank with its own shard of the same global
-// batch. Advances state.step and state.step_in_epoch. Returns the stop signal
-// any rank has received (0: none), the same number on every rank.
-int train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan, const ShardBatch& shard,
-               StepSums& sums);
+// batch. Advances state.step and state.step_in_epoch. `want_checkpoint` is this
+// rank's wish (rank 0's clock decides --checkpoint-every-seconds).
+StepAgreement train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan, const ShardBatch& shard,
+                         StepSums& sums, bool want_checkpoint = false);
 
 // Runs training on this rank. Returns the exit status.
 int train_run(const TrainOptions& opts, World& world);
