@@ -158,6 +158,9 @@ mpirun_args=(
   --mca plm_rsh_agent "$NETNS_BIN/rsh-agent" --mca plm_rsh_no_tree_spawn 1
   --mca pml ob1 --mca btl tcp,self
   --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24"
+  # A lost host: mpirun notices its daemon is gone after about 5 + 3 x 2 s of silence
+  # and ends the job (Open MPI's defaults, 300 + 9 x 20 s, leave mpirun hanging).
+  --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3
 )
 {
   echo "# written by cluster/netns/up.sh; source it (bash)."
