@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package digitnet needs to build, test and run.
-# Usage: scripts/install-deps.sh [--peers] [--eval]
+# Usage: scripts/install-deps.sh [--peers] [--eval] [--fuzz]
 # Idempotent and non-interactive: packages already present are skipped, so a
 # second run costs a dpkg query and nothing else.
 set -euo pipefail
@@ -24,14 +24,17 @@ packages=(
 
 # Optional groups, by argument: --peers adds PyTorch for the peer comparison of
 # scripts/bench.sh (about 230 packages, so not part of the default set); --eval
-# adds what scripts/eval-images.sh needs.
+# adds what scripts/eval-images.sh needs; --fuzz what scripts/fuzz.sh needs.
 for arg in "$@"; do
   case $arg in
     --peers) packages+=(python3-torch libopenblas0-pthread) ;;  # without OpenBLAS, torch runs on reference BLAS (10x slower)
     # --eval: non-MNIST digit images for scripts/eval-images.sh (optdigits scans, handwriting fonts)
     --eval) packages+=(python3-sklearn python3-scipy fonts-bwht fonts-dkg-handwriting fonts-breip fonts-humor-sans
                        fonts-klee fonts-rufscript fonts-sjfonts fonts-yusei-magic fonts-linex fonts-comic-neue) ;;
-    *) echo "install-deps: unknown argument $arg (expected --peers or --eval)" >&2; exit 2 ;;
+    # --fuzz: clang 14 with libFuzzer (libclang-rt-14-dev holds libclang_rt.fuzzer), OpenMP for
+    # clang (the core library's link needs it), llvm-symbolizer for sanitizer reports
+    --fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;
+    *) echo "install-deps: unknown argument $arg (expected --peers, --eval or --fuzz)" >&2; exit 2 ;;
   esac
 done
 
