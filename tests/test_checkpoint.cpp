@@ -614,6 +614,16 @@ TEST(CheckpointCodec, AdamMomentsOfWrongLengthAreRefused) {
   expect_refused([&] { snapshot_decode(wrap_file(doubled), "moments.pb"); }, "moments.pb", "moments twice as long");
 }
 
+TEST(CheckpointCodec, InputShapesWhosePixelCountWrapsAreRefused) {
+  // 65536 x 65536 = 2^32 wraps to 0 in 32 bits; a first layer of 0 inputs would then chain.
+  // (Found by reading while writing the fuzz targets.)
+  const std::string payload = contract_payload(65536, 65536, 0.f, 1.f, {{0, 3, 2, {}, {0.f, 0.f, 0.f}}}, 3);
+  expect_refused([&] { snapshot_decode(wrap_file(payload), "wrap.pb"); }, "wrap.pb", "65536x65536 input");
+  std::vector<float> params;
+  expect_refused([&] { model_from_proto(checkpoint_file_decode(wrap_file(payload), "wrap.pb"), "wrap.pb", &params); },
+                 "wrap.pb", "65536x65536 input, the scorer's reader");
+}
+
 TEST(CheckpointCodec, HiddenWidthsThatDisagreeWithTheLayersAreRefused) {
   // Field 9 repeats the hidden widths; a file where they disagree is inconsistent.
   Checkpoint ck = checkpoint_file_decode(snapshot_encode(make_snapshot()), "mem");

@@ -23,6 +23,7 @@ namespace {
 constexpr const char* kFormat = "digitnet-checkpoint-v1";
 constexpr uint64_t kMaxFileBytes = uint64_t(2) << 30;  // protobuf's own limit
 constexpr uint32_t kMaxWidth = 1u << 20;
+constexpr uint64_t kMaxInputs = uint64_t(1) << 24;  // pixels of one image: rows * cols must fit uint32 with room
 
 [[noreturn]] void bad(const std::string& name, const std::string& what) { fail(ErrorKind::checkpoint, name + ": " + what); }
 
@@ -112,7 +113,9 @@ ModelSpec spec_from_proto(const Checkpoint& ck, const std::string& name) {
   spec.cols = ck.input().cols();
   spec.input.mean = ck.input().mean();
   spec.input.std = ck.input().std();
-  if (spec.rows == 0 || spec.cols == 0 || spec.rows > 65536 || spec.cols > 65536) bad(name, "invalid input shape");
+  // rows * cols is checked too: 65536 x 65536 would wrap the input count to 0 in 32 bits.
+  if (spec.rows == 0 || spec.cols == 0 || uint64_t(spec.rows) * spec.cols > kMaxInputs)
+    bad(name, "invalid input shape " + std::to_string(spec.rows) + "x" + std::to_string(spec.cols));
   if (!std::isfinite(spec.input.mean) || !std::isfinite(spec.input.std) || spec.input.std <= 0.f)
     bad(name, "invalid input normalisation (mean/std)");
   if (ck.layers_size() < 1) bad(name, "has no layers");

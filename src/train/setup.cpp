@@ -48,6 +48,9 @@ void data_load(const std::string& dir, uint64_t limit, TrainStart& start) {
     fail(ErrorKind::data, dir + ": test images are " + std::to_string(test.rows) + "x" + std::to_string(test.cols) +
                               ", training images " + std::to_string(train.rows) + "x" + std::to_string(train.cols));
   if (train.num_classes < 2) fail(ErrorKind::data, dir + ": training labels hold fewer than 2 classes");
+  if (train.features() > (size_t(1) << 24))  // the model counts inputs in 32 bits
+    fail(ErrorKind::data, dir + ": images of " + std::to_string(train.rows) + "x" + std::to_string(train.cols) +
+                              " pixels are more than this trainer takes (at most 16,777,216 pixels per image)");
   if (test.num_classes > train.num_classes)
     fail(ErrorKind::data, dir + ": test labels go up to " + std::to_string(test.num_classes - 1) +
                               ", training labels only to " + std::to_string(train.num_classes - 1));
