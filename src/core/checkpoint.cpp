@@ -112,7 +112,10 @@ ModelSpec spec_from_proto(const Checkpoint& ck, const std::string& name) {
   spec.cols = ck.input().cols();
   spec.input.mean = ck.input().mean();
   spec.input.std = ck.input().std();
-  if (spec.rows == 0 || spec.cols == 0 || spec.rows > 65536 || spec.cols > 65536) bad(name, "invalid input shape");
+  // rows * cols is the first layer's uint32 input count: 65536 x 65536 would wrap to 0.
+  if (spec.rows == 0 || spec.cols == 0 || spec.rows > 65536 || spec.cols > 65536 ||
+      uint64_t(spec.rows) * spec.cols > UINT32_MAX)
+    bad(name, "invalid input shape");
   if (!std::isfinite(spec.input.mean) || !std::isfinite(spec.input.std) || spec.input.std <= 0.f)
     bad(name, "invalid input normalisation (mean/std)");
   if (ck.layers_size() < 1) bad(name, "has no layers");
