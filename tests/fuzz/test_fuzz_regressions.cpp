@@ -36,6 +36,7 @@ void replay(const std::string& target, Entry entry) {
       entry(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     } catch (const digitnet::Error& e) {
       outcome = std::string("refused: ") + e.what();
+      EXPECT_EQ(outcome.find('\n'), std::string::npos) << file << ": the error is not one line";
     } catch (const std::exception& e) {
       ADD_FAILURE() << file << ": " << e.what() << " (not a digitnet::Error)";
       continue;
