@@ -94,7 +94,9 @@ std::pair<const Message*, const FieldDescriptor*> field_at(const Message& root, 
 }
 
 void proto_set(Message* root, const RecipeSetting& s, const Recipe& r) {
-  auto [m, f] = field_at(root, s.proto_path);
+  const auto at = field_at(root, s.proto_path);  // not a structured binding: lambdas below use both
+  const auto m = at.first;
+  const auto f = at.second;
   Recipe& value = const_cast<Recipe&>(r);  // the refs are non-const accessors; nothing is written
   std::visit([&](auto ref) {
     using T = std::decay_t<decltype(ref(value))>;
@@ -106,7 +108,9 @@ void proto_set(Message* root, const RecipeSetting& s, const Recipe& r) {
 
 // Reads the field into r; false when it is zero (absent), leaving r's value.
 bool proto_get(const Message& root, const RecipeSetting& s, Recipe& r) {
-  auto [m, f] = field_at(root, s.proto_path);
+  const auto at = field_at(root, s.proto_path);  // not a structured binding: lambdas below use both
+  const auto m = at.first;
+  const auto f = at.second;
   bool present = false;
   std::visit([&](auto ref) {
     using T = std::decay_t<decltype(ref(r))>;
