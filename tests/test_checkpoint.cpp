@@ -632,7 +632,8 @@ TEST(CheckpointCodec, HiddenWidthsThatDisagreeWithTheLayersAreRefused) {
   EXPECT_NO_THROW(snapshot_decode(checkpoint_file_encode(ck), "same.pb"));
   ck.mutable_training()->set_hidden(0, 5);
   expect_refused([&] { snapshot_decode(checkpoint_file_encode(ck), "hidden.pb"); }, "hidden.pb", "hidden 5, layer 4");
-  expect_refused([&] { model_from_proto(ck, "hidden.pb", nullptr); }, "hidden.pb", "the scorer's reader too");
+  std::vector<float> params;  // a real buffer: without the check this would load, not crash
+  expect_refused([&] { model_from_proto(ck, "hidden.pb", &params); }, "hidden.pb", "the scorer's reader too");
 }
 
 TEST(CheckpointCodec, NonFiniteParametersAreRefused) {
