@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "digitnet/core/data.hpp"
@@ -13,6 +14,7 @@
 #include "digitnet/core/model.hpp"
 #include "digitnet/core/optim.hpp"
 #include "digitnet/core/shard.hpp"
+#include "digitnet/train/sharded_adam.hpp"
 #include "digitnet/train/train.hpp"
 
 using namespace digitnet;
@@ -99,7 +101,8 @@ TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
   Mlp replica(shape), single(shape);  // this rank's replica; a 1-rank run computed locally
   mlp_init(shape, 1, replica.params().data());
   single.params() = replica.params();
-  state.adam.reset(shape.num_params());
+  ShardedAdam optimizer(*world, shape, 1 << 20, GradWire::f32);  // 2 buckets for this shape
+  optimizer.load(AdamState{});
   AdamState single_adam;
   single_adam.reset(shape.num_params());
 
@@ -119,7 +122,7 @@ TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
     StepSums sums;
     // Rank 0 asks for a checkpoint every 7th step: every rank must learn it from the step.
     const bool wish = r == 0 && s % 7 == 3;
-    const StepAgreement agreed = train_step(*world, replica, state, plan, shard, sums, wish);
+    const StepAgreement agreed = train_step(*world, replica, optimizer, state, plan, shard, sums, wish);
     EXPECT_EQ(agreed.stop_signal, 0) << "no stop signal was sent";
     EXPECT_EQ(agreed.checkpoint, s % 7 == 3) << "step " << s;
     EXPECT_EQ(state.step, uint64_t(s + 1));
@@ -128,10 +131,12 @@ TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
     batch_gather(ds, state.model.input, perm.data() + shard.batch.begin, shard.batch.size(), x.data(), labels.data());
     single.loss_grad(x.data(), labels.data(), shard.batch.size(), 1.f / float(shard.batch.size()), nullptr);
 
-    if (s == 0) {  // train_step leaves the summed gradient in grads()
+    if (s == 0) {  // train_step leaves this rank's share in grads(): their sum is the batch's gradient
+      std::vector<float> summed = replica.grads();
+      world->allreduce_sum(summed.data(), summed.size());
       double diff2 = 0, norm2 = 0, max_abs = 0, max_diff = 0;
-      for (size_t i = 0; i < replica.grads().size(); ++i) {
-        const double d = double(replica.grads()[i]) - single.grads()[i];
+      for (size_t i = 0; i < summed.size(); ++i) {
+        const double d = double(summed[i]) - single.grads()[i];
         diff2 += d * d;
         norm2 += double(single.grads()[i]) * single.grads()[i];
         max_abs = std::max(max_abs, std::fabs(double(single.grads()[i])));
@@ -156,6 +161,107 @@ TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
   mlp_init(shape, 1, init.data());
   for (size_t i = 0; i < p.size(); ++i) moved += p[i] != init[i];
   EXPECT_GT(moved, p.size() / 2);
+}
+
+// The sharded optimizer (reduce-scatter, Adam on this rank's slices, allgather)
+// gives bitwise the parameters and moments of the replicated Adam on the same
+// summed gradient: rank 0 contributes the gradient and the others zeros, so the
+// sum is exact whatever order MPI adds in. Every bucket size, with AdamW's decay
+// on weights only, and clipping (the norm computed from the slices).
+TEST(ShardedAdam, EqualsReplicatedAdamBitwise) {
+  const MlpShape shape{784, {300, 100}, 10};
+  const size_t n = shape.num_params();
+  AdamConfig cfg;
+  cfg.lr = 3e-3;
+  cfg.weight_decay = 0.05;
+  DecayRanges decayed;
+  for (const LayerSlice& l : mlp_layout(shape)) decayed.emplace_back(l.weight_offset, l.bias_offset);
+  for (const size_t bucket_bytes : {size_t(0), size_t(100000), size_t(1) << 20}) {
+    std::vector<float> params(n), reference(n), grads(n);
+    mlp_init(shape, 7, params.data());
+    reference = params;
+    AdamState replicated;
+    replicated.reset(n);
+    ShardedAdam sharded(*world, shape, bucket_bytes, GradWire::f32);
+    sharded.load(AdamState{});
+    for (int step = 0; step < 5; ++step) {
+      std::vector<float> g(n);
+      for (size_t i = 0; i < n; ++i) g[i] = float(std::sin(0.37 * double(i) + step)) * 1e-2f;
+      const double norm = global_norm(g.data(), n);
+      grads = world->rank() == 0 ? g : std::vector<float>(n, 0.f);
+      sharded.begin(grads.data());
+      for (size_t l = shape.num_layers(); l-- > 0;) sharded.layer_done(l);
+      sharded.finish_reduce();
+      EXPECT_NEAR(sharded.global_norm(), norm, 1e-9 * norm);
+      const float factor = float(0.5 * norm / norm);  // clip to half the norm
+      sharded.scale_gradient(factor);
+      for (float& x : g) x *= factor;
+      sharded.update(cfg, params.data(), decayed);
+      sharded.allgather(params.data());
+      adam_step(cfg, replicated, reference.data(), g.data(), n, decayed);
+      ASSERT_EQ(params, reference) << "bucket bytes " << bucket_bytes << ", step " << step;
+    }
+    const AdamState gathered = sharded.gather();
+    EXPECT_EQ(gathered.step, replicated.step);
+    if (world->rank() == 0) {
+      EXPECT_EQ(gathered.m, replicated.m);
+      EXPECT_EQ(gathered.v, replicated.v);
+    }
+    // Re-sharding the gathered state gives back the same slices (a resume).
+    ShardedAdam again(*world, shape, bucket_bytes, GradWire::f32);
+    world->broadcast(replicated.m.data(), n, 0);
+    world->broadcast(replicated.v.data(), n, 0);
+    again.load(replicated);
+    const AdamState round_trip = again.gather();
+    if (world->rank() == 0) {
+      EXPECT_EQ(round_trip.m, replicated.m);
+    }
+    EXPECT_LE(sharded.state_bytes(), 2 * sizeof(float) * (n / size_t(world->size()) + 4)) << "moments are not 1/W";
+  }
+}
+
+// bf16, rounded to nearest even (the wire format's definition, written out again here).
+float bf16_round(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// bf16 on the wire is exactly its definition: every rank's gradient rounded to
+// bf16 and summed in f32 in rank order, Adam in f32, the update rounded to bf16
+// and applied by every rank. Computed here in full on each rank (the ranks'
+// gradients are a formula of the rank), it must match bitwise; the replicas stay equal.
+TEST(ShardedAdam, Bf16WireIsRoundedGradientsSummedInF32) {
+  if (world->size() < 2) GTEST_SKIP() << "nothing crosses a wire with 1 rank";
+  const MlpShape shape{64, {32}, 10};
+  const size_t n = shape.num_params();
+  const int W = world->size();
+  auto grad = [](int rank, int step, size_t i) { return float(std::cos(0.11 * double(i) * (rank + 1) + step)) * 1e-3f; };
+  std::vector<float> params(n), expected(n);
+  mlp_init(shape, 3, params.data());
+  expected = params;
+  AdamState replicated;
+  replicated.reset(n);
+  ShardedAdam bf16(*world, shape, 0, GradWire::bf16);
+  bf16.load(AdamState{});
+  AdamConfig cfg;
+  for (int step = 0; step < 20; ++step) {
+    std::vector<float> g(n), sum(n, 0.f);
+    for (size_t i = 0; i < n; ++i) g[i] = grad(world->rank(), step, i);
+    bf16.begin(g.data());
+    bf16.finish_reduce();
+    bf16.update(cfg, params.data(), {});
+    bf16.allgather(params.data());
+    for (int r = 0; r < W; ++r)
+      for (size_t i = 0; i < n; ++i) sum[i] = r == 0 ? bf16_round(grad(r, step, i)) : sum[i] + bf16_round(grad(r, step, i));
+    std::vector<float> updated = expected;
+    adam_step(cfg, replicated, updated.data(), sum.data(), n);
+    for (size_t i = 0; i < n; ++i) expected[i] += bf16_round(updated[i] - expected[i]);
+    ASSERT_EQ(params, expected) << "step " << step + 1;
+    ASSERT_TRUE(world->all_equal(fnv1a(params))) << "bf16 wire: replicas differ after step " << step + 1;
+  }
 }
 
 // Augmentation depends on (seed, epoch, sample) only: the shards the ranks

@@ -126,9 +126,10 @@ void Mlp::forward(const float* x, size_t n, const DropoutDraw* draw) {
 }
 
 double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
-                      const DropoutDraw* draw) {
+                      const DropoutDraw* draw, GradientListener* listener) {
   if (n == 0) {  // a rank without samples in this batch contributes zero
     std::fill(grads_.begin(), grads_.end(), 0.f);
+    for (size_t l = layers_.size(); listener && l-- > 0;) listener->layer_done(l);
     return 0.0;
   }
   forward(x, n, draw);
@@ -146,6 +147,7 @@ double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float sca
     const float* src = l == 0 ? x : acts_[l - 1].data();
     layers_[l].backward(n, src, &params_[s.weight_offset], acts_[l].data(), diff, l == 0 ? nullptr : spare,
                         &grads_[s.weight_offset], &grads_[s.bias_offset]);
+    if (listener) listener->layer_done(l);
     std::swap(diff, spare);
   }
   return loss;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "digitnet/core/error.hpp"
 
@@ -106,7 +107,21 @@ void allreduce_chunks(T* data, size_t n, MPI_Datatype type, MPI_Op op) {
   }
 }
 
+// Displacements of blocks laid end to end.
+std::vector<int> displacements(const std::vector<int>& counts) {
+  std::vector<int> displs(counts.size(), 0);
+  for (size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
+  return displs;
+}
+
 }  // namespace
+
+// Requests in flight; a slot is MPI_REQUEST_NULL once done. The displacement
+// arrays live here until their operation completes, as MPI requires.
+struct World::Requests {
+  std::vector<MPI_Request> requests;
+  std::vector<std::vector<int>> displs;
+};
 
 std::string launch_problem() {
   // srun sets SLURM_STEP_NUM_TASKS in every task; with --mpi=pmix it also sets
@@ -131,10 +146,12 @@ World::World(int* argc, char*** argv) {
   check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
   MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
+  requests_ = std::make_unique<Requests>();
 }
 
 World::~World() {
   watchdog_.reset();
+  requests_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
@@ -182,6 +199,86 @@ bool World::all_equal(uint64_t value) {
   allreduce_chunks(&lo, 1, MPI_UINT64_T, MPI_MIN);
   allreduce_chunks(&hi, 1, MPI_UINT64_T, MPI_MAX);
   return lo == hi;
+}
+
+std::vector<double> World::allgather(double value) {
+  CollectiveScope scope(*this, "MPI_Allgather");
+  std::vector<double> all(size_t(size_), 0.0);
+  check(MPI_Allgather(&value, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD), "MPI_Allgather");
+  return all;
+}
+
+namespace {
+enum StartKind { kReduceScatter, kAlltoall, kAllgatherFloat, kAllgatherU16 };
+}
+
+int World::start(const void* data, void* out, const std::vector<int>& counts, int kind) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  std::vector<int> displs = displacements(counts);
+  const int mine = counts[size_t(rank_)];
+  switch (kind) {
+    case kReduceScatter:
+      check(MPI_Ireduce_scatter(data, out, counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request),
+            "MPI_Ireduce_scatter");
+      break;
+    case kAlltoall: {  // send blocks by counts; receive `mine` values from every rank
+      std::vector<int> recv_counts(counts.size(), mine), recv_displs(counts.size());
+      for (size_t r = 0; r < counts.size(); ++r) recv_displs[r] = int(r) * mine;
+      requests_->displs.push_back(std::move(recv_counts));
+      requests_->displs.push_back(std::move(recv_displs));
+      const auto& rc = requests_->displs[requests_->displs.size() - 2];
+      const auto& rd = requests_->displs.back();
+      check(MPI_Ialltoallv(data, counts.data(), displs.data(), MPI_UINT16_T, out, rc.data(), rd.data(), MPI_UINT16_T,
+                           MPI_COMM_WORLD, &request),
+            "MPI_Ialltoallv");
+      break;
+    }
+    default: {
+      const MPI_Datatype type = kind == kAllgatherFloat ? MPI_FLOAT : MPI_UINT16_T;
+      check(MPI_Iallgatherv(MPI_IN_PLACE, 0, type, out, counts.data(), displs.data(), type, MPI_COMM_WORLD, &request),
+            "MPI_Iallgatherv");
+    }
+  }
+  requests_->displs.push_back(std::move(displs));
+  requests_->requests.push_back(request);
+  return int(requests_->requests.size() - 1);
+}
+
+int World::start_reduce_scatter_sum(const float* data, float* mine, const std::vector<int>& counts) {
+  return start(data, mine, counts, kReduceScatter);
+}
+int World::start_alltoall(const uint16_t* send, uint16_t* recv, const std::vector<int>& counts) {
+  return start(send, recv, counts, kAlltoall);
+}
+int World::start_allgather(float* data, const std::vector<int>& counts) {
+  return start(nullptr, data, counts, kAllgatherFloat);
+}
+int World::start_allgather(uint16_t* data, const std::vector<int>& counts) {
+  return start(nullptr, data, counts, kAllgatherU16);
+}
+
+bool World::test(int ticket) {
+  MPI_Request& request = requests_->requests.at(size_t(ticket));
+  if (request == MPI_REQUEST_NULL) return true;
+  int done = 0;
+  check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+  return done != 0;
+}
+
+void World::wait_all() {
+  CollectiveScope scope(*this, "MPI_Waitall");
+  std::vector<MPI_Request>& requests = requests_->requests;
+  check(MPI_Waitall(int(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  requests.clear();
+  requests_->displs.clear();
+}
+
+void World::gather(const float* mine, float* all, const std::vector<int>& counts, int root) {
+  CollectiveScope scope(*this, "MPI_Gatherv");
+  const std::vector<int> displs = displacements(counts);
+  check(MPI_Gatherv(mine, counts[size_t(rank_)], MPI_FLOAT, all, counts.data(), displs.data(), MPI_FLOAT, root,
+                    MPI_COMM_WORLD),
+        "MPI_Gatherv");
 }
 
 void World::abort(int status) {

@@ -16,6 +16,7 @@ void history_to_proto(const std::vector<EpochRecord>& history, Checkpoint* ck) {
     h->set_seconds(r.seconds);
     h->set_samples_per_second(r.samples_per_second);
     h->set_allreduce_fraction(r.allreduce_fraction);
+    h->set_comm_total_fraction(r.comm_total_fraction);
   }
 }
 
@@ -23,7 +24,7 @@ std::vector<EpochRecord> history_from_proto(const Checkpoint& ck) {
   std::vector<EpochRecord> history;
   for (const EpochMetrics& h : ck.history())
     history.push_back({h.epoch(), h.step(), h.train_loss(), h.train_accuracy(), h.test_loss(), h.test_accuracy(),
-                       h.seconds(), h.samples_per_second(), h.allreduce_fraction()});
+                       h.seconds(), h.samples_per_second(), h.allreduce_fraction(), h.comm_total_fraction()});
   return history;
 }
 

@@ -7,6 +7,7 @@
 
 #include "digitnet/core/checkpoint.hpp"
 #include "digitnet/core/error.hpp"
+#include "digitnet/train/sharded_adam.hpp"
 
 namespace digitnet {
 
@@ -32,7 +33,7 @@ Reporter::Reporter(const TrainOptions& opts, bool speak, bool write) : opts_(opt
   metrics_ = std::fopen(opts.metrics_path.c_str(), "a");
   if (!metrics_) fail(ErrorKind::usage, "--metrics " + opts.metrics_path + ": cannot open for writing");
   if (fresh)
-    std::fprintf(metrics_, "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second,allreduce_fraction\n");
+    std::fprintf(metrics_, "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second,allreduce_fraction,comm_total_fraction\n");
 }
 
 Reporter::~Reporter() {
@@ -61,6 +62,14 @@ void Reporter::start(const TrainStart& start, int ranks, int threads, const LrPl
   std::fflush(stdout);
 }
 
+void Reporter::exchange(const ShardedAdam& optimizer, const TrainOptions& opts, int ranks) {
+  if (!speak_ || ranks < 2) return;
+  std::printf("digitnet-train: gradient exchange: %zu bucket%s (--bucket-mb %g), %s on the wire; Adam state %.2f MB per rank (sharded 1/%d)\n",
+              optimizer.num_buckets(), optimizer.num_buckets() > 1 ? "s" : "", opts.bucket_mb,
+              opts.grad_wire == GradWire::bf16 ? "bf16" : "f32", double(optimizer.state_bytes()) / 1e6, ranks);
+  std::fflush(stdout);
+}
+
 void Reporter::epoch(const EpochRecord& rec, bool evaluated, bool epoch_done, const TrainState& s, uint64_t steps) {
   if (speak_) {
     const double done = double(s.step - first_step_);
@@ -68,19 +77,20 @@ void Reporter::epoch(const EpochRecord& rec, bool evaluated, bool epoch_done, co
     const double left = done > 0 ? seconds_since(run_start_) / done * (total_steps - double(s.step)) : 0;
     char test_text[16] = "     -";
     if (evaluated) std::snprintf(test_text, sizeof test_text, "%6.2f%%", 100 * rec.test_accuracy);
-    std::printf("epoch %3llu/%llu  step %7llu  loss %.4f  train %6.2f%%  test %s  %5.2f s  %8.0f samples/s  allreduce %4.1f%%  left %s%s\n",
+    std::printf("epoch %3llu/%llu  step %7llu  loss %.4f  train %6.2f%%  test %s  %5.2f s  %8.0f samples/s  comm %4.1f%% (exposed %4.1f%%)  left %s%s\n",
                 (unsigned long long)(epoch_done ? s.epoch : s.epoch + 1), (unsigned long long)s.epochs,
                 (unsigned long long)s.step, rec.train_loss, 100 * rec.train_accuracy, test_text, rec.seconds,
-                rec.samples_per_second, 100 * rec.allreduce_fraction, fmt_duration(std::max(0.0, left)).c_str(),
+                rec.samples_per_second, 100 * rec.comm_total_fraction, 100 * rec.allreduce_fraction,
+                fmt_duration(std::max(0.0, left)).c_str(),
                 epoch_done ? "" : "  (stopped inside the epoch)");
     std::fflush(stdout);
   }
   if (metrics_) {  // test columns stay empty for epochs without an evaluation
     char test_cols[64] = ",";
     if (evaluated) std::snprintf(test_cols, sizeof test_cols, "%.6f,%.6f", rec.test_loss, rec.test_accuracy);
-    std::fprintf(metrics_, "%llu,%llu,%.6f,%.6f,%s,%.4f,%.1f,%.4f\n", (unsigned long long)rec.epoch,
+    std::fprintf(metrics_, "%llu,%llu,%.6f,%.6f,%s,%.4f,%.1f,%.4f,%.4f\n", (unsigned long long)rec.epoch,
                  (unsigned long long)rec.step, rec.train_loss, rec.train_accuracy, test_cols, rec.seconds,
-                 rec.samples_per_second, rec.allreduce_fraction);
+                 rec.samples_per_second, rec.allreduce_fraction, rec.comm_total_fraction);
     std::fflush(metrics_);
   }
 }

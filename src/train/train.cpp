@@ -19,6 +19,7 @@
 #include "digitnet/train/dist.hpp"
 #include "digitnet/train/prefetch.hpp"
 #include "digitnet/train/setup.hpp"
+#include "digitnet/train/sharded_adam.hpp"
 #include "digitnet/train/stop.hpp"
 
 namespace digitnet {
@@ -121,7 +122,7 @@ class CheckpointWriter {
 struct Run {
   Run(const TrainOptions& o, World& w, TrainStart&& s, int threads)
       : opts(o), world(w), start(std::move(s)), state(start.state), model(state.model.shape),
-        augmenter(state.recipe.augment), report(o, w.rank() == 0 && !o.quiet, w.rank() == 0),
+        optimizer(w, state.model.shape, size_t(o.bucket_mb * 1e6), o.grad_wire), augmenter(state.recipe.augment), report(o, w.rank() == 0 && !o.quiet, w.rank() == 0),
         writer(o, w, threads), steps(steps_per_epoch(start.train.count, state.batch_size)),
         test_shard(shard_range(start.test.count, w.size(), w.rank())),
         // Prefetch only with a core to spare: when the ranks' threads fill the node, a
@@ -131,6 +132,10 @@ struct Run {
     model.params() = start.params;
     // Rank 0's parameters are the truth: replicas start bitwise equal whatever happened before.
     world.broadcast(model.params().data(), model.params().size(), 0);
+    // The optimizer keeps this rank's slices of the moments; the full ones return
+    // to the state only while a checkpoint is written.
+    optimizer.load(state.adam);
+    state.adam = AdamState{};
     model.set_regularization(state.recipe.reg);
     plan.lr = recipe_lr_plan(state.recipe, state.batch_size, steps, state.epochs);
     for (const LayerSlice& l : mlp_layout(state.model.shape)) plan.decayed.emplace_back(l.weight_offset, l.bias_offset);
@@ -142,12 +147,22 @@ struct Run {
     return world.rank() == 0 && opts.checkpoint_every_seconds > 0 &&
            seconds_since(last_checkpoint) >= opts.checkpoint_every_seconds;
   }
+  // On every rank: the moments gathered to rank 0, which writes ckpt-<step>.pb (and
+  // best.pb too when `best`). Returns what rank 0 wrote.
+  CheckpointCost checkpoint(bool best) {
+    if (opts.checkpoint_dir.empty()) return {};
+    state.adam = optimizer.gather();
+    const CheckpointCost cost = writer.write(state, model.params(), false);
+    if (best) writer.write(state, model.params(), true);
+    state.adam = AdamState{};
+    last_checkpoint = Clock::now();
+    return cost;
+  }
   // A checkpoint between two steps of an epoch (epoch ends write their own).
   void checkpoint_inside_epoch(bool agreed) {
     const bool every_steps = opts.checkpoint_every_steps && state.step % opts.checkpoint_every_steps == 0;
     if (!(agreed || every_steps) || state.step_in_epoch == steps || opts.checkpoint_dir.empty()) return;
-    report.cadence_checkpoint(writer.write(state, model.params(), false));
-    last_checkpoint = Clock::now();
+    report.cadence_checkpoint(checkpoint(false));
   }
 
   const TrainOptions& opts;
@@ -155,6 +170,7 @@ struct Run {
   TrainStart start;
   TrainState& state;
   Mlp model;
+  ShardedAdam optimizer;
   StepPlan plan;
   const Augmenter augmenter;
   Reporter report;
@@ -229,7 +245,8 @@ EpochRecord epoch_record(Run& run, const StepSums& sums, bool evaluate, Clock::t
   rec.test_loss = evaluate ? dsum[1] / double(test.count) : std::nan("");
   rec.test_accuracy = evaluate ? double(usum[2]) / double(test.count) : std::nan("");
   rec.samples_per_second = double(epoch_samples) / rec.seconds;
-  rec.allreduce_fraction = sums.allreduce_seconds / rec.seconds;
+  rec.allreduce_fraction = sums.comm_exposed_seconds / rec.seconds;
+  rec.comm_total_fraction = sums.comm_total_seconds / rec.seconds;
   return rec;
 }
 
@@ -254,39 +271,41 @@ void epoch_end(Run& run, const StepSums& sums, Clock::time_point epoch_start, si
   const bool early = s.recipe.early_stop && s.best.evals_since >= s.recipe.early_stop && !last_epoch;
   run.report.epoch(rec, evaluate, epoch_done, s, run.steps);
   if (early) run.report.early_stop(s);
-  run.writer.write(s, run.model.params(), false);
-  run.last_checkpoint = Clock::now();
-  if (improved) run.writer.write(s, run.model.params(), true);
+  run.checkpoint(improved);
   if (early) stop.kind = StopReason::early_stop;
 }
 
 }  // namespace
 
-StepAgreement train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan, const ShardBatch& shard,
-                         StepSums& sums, bool want_checkpoint) {
-  const size_t W = size_t(world.size());
-  // forward, loss, backward: gradient of the mean loss over the GLOBAL batch
+StepAgreement train_step(World& world, Mlp& model, ShardedAdam& optimizer, TrainState& state, const StepPlan& plan,
+                         const ShardBatch& shard, StepSums& sums, bool want_checkpoint) {
+  // forward, loss, backward: gradient of the mean loss over the GLOBAL batch; each
+  // bucket's reduction starts as soon as backward has written it
   const DropoutDraw draw{state.seed, state.step, shard.mine.begin};
+  optimizer.begin(model.grads().data());
   sums.loss += model.loss_grad(shard.x.data(), shard.labels.data(), shard.mine.size(), 1.f / float(shard.batch.size()),
-                               &sums.correct, &draw);
+                               &sums.correct, &draw, &optimizer);
   sums.count += shard.mine.size();
+  optimizer.finish_reduce();  // this rank's slices now hold the ranks' summed gradient
 
-  // sum the ranks' shares -> the exact mean gradient on every rank
-  const auto t = Clock::now();
-  if (W > 1) world.allreduce_sum(model.grads().data(), model.grads().size());
-  sums.allreduce_seconds += seconds_since(t);
   // A stop signal on any rank stops every rank after this same step: the ranks
   // combine what they received once per step, so none is left inside a
   // collective and the checkpoint after it is the state of all of them.
   uint64_t agree[2] = {uint64_t(stop_signal_received()), uint64_t(want_checkpoint)};
-  if (W > 1) world.allreduce_max(agree, 2);
+  if (world.size() > 1) world.allreduce_max(agree, 2);
 
-  // identical Adam step on every rank, at the schedule's rate for this step
-  if (state.recipe.clip_grad_norm > 0)  // the same gradient on every rank, so the same factor
-    clip_by_global_norm(model.grads().data(), model.grads().size(), state.recipe.clip_grad_norm);
+  // Adam on this rank's slices at the schedule's rate for this step, then every
+  // rank gathers the others' updated slices
+  if (state.recipe.clip_grad_norm > 0) {  // the norm from the slices: the same factor on every rank
+    const double norm = optimizer.global_norm();
+    if (norm > state.recipe.clip_grad_norm) optimizer.scale_gradient(float(state.recipe.clip_grad_norm / norm));
+  }
   AdamConfig step_cfg = state.recipe.adam;
   step_cfg.lr = lr_at(plan.lr, state.step);
-  adam_step(step_cfg, state.adam, model.params().data(), model.grads().data(), model.params().size(), plan.decayed);
+  optimizer.update(step_cfg, model.params().data(), plan.decayed);
+  optimizer.allgather(model.params().data());
+  sums.comm_total_seconds += optimizer.times().total;
+  sums.comm_exposed_seconds += optimizer.times().exposed;
   ++state.step;
   ++state.step_in_epoch;
 
@@ -307,6 +326,7 @@ int train_run(const TrainOptions& opts, World& world) {
   Run run(opts, world, std::move(start), threads);
   TrainState& s = run.state;
   run.report.start(run.start, world.size(), threads, run.plan.lr, run.steps);
+  run.report.exchange(run.optimizer, opts, world.size());
 
   StopReason stop;
   if (s.max_steps && s.step >= s.max_steps) stop.kind = StopReason::max_steps;
@@ -319,7 +339,7 @@ int train_run(const TrainOptions& opts, World& world) {
       while (s.step_in_epoch < run.steps && !stop.any()) {
         const ShardBatch& shard = batches.next();
         samples += shard.batch.size();
-        const StepAgreement agreed = train_step(world, run.model, s, run.plan, shard, sums, run.checkpoint_wanted());
+        const StepAgreement agreed = train_step(world, run.model, run.optimizer, s, run.plan, shard, sums, run.checkpoint_wanted());
         if (agreed.stop_signal)
           stop = {StopReason::signal, agreed.stop_signal};
         else if (s.max_steps && s.step >= s.max_steps)

@@ -59,6 +59,16 @@ struct DropoutDraw {
 // Dropout factors of one sample for hidden layer `layer`: 0 (dropped) or 1/(1-rate).
 void dropout_factors(const DropoutDraw& draw, size_t position, size_t layer, size_t width, float rate, float* out);
 
+// Told as soon as backward has written a layer's gradient (last layer first), so
+// the gradient exchange can start while backward goes on.
+class GradientListener {
+ public:
+  virtual void layer_done(size_t layer) = 0;
+
+ protected:
+  ~GradientListener() = default;
+};
+
 // The fast model of one rank. Not thread-safe; one per rank.
 class Mlp {
  public:
@@ -74,8 +84,9 @@ class Mlp {
   // grads = scale * Σ per-sample gradients (overwritten; zero when n == 0).
   // Returns Σ per-sample losses and adds the number of correct argmax to *correct.
   // Dropout applies when `draw` is given and the regularization has rates.
+  // `listener`, if given, hears of each layer's gradient as it is written.
   double loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
-                   const DropoutDraw* draw = nullptr);
+                   const DropoutDraw* draw = nullptr, GradientListener* listener = nullptr);
 
   // Softmax probabilities (n, classes) of x (n, inputs).
   void predict(const float* x, size_t n, float* probs);

@@ -36,6 +36,13 @@ using DecayRanges = std::vector<std::pair<size_t, size_t>>;
 void adam_step(const AdamConfig& cfg, AdamState& state, float* params, const float* grads, size_t n,
                const DecayRanges& decayed = {});
 
+// The same update of one slice [first, first + n) of the parameters, for a sharded
+// optimizer: p, g, m and v point at the slice, `step` is the update's number
+// (1-based, already counted), `decayed` holds global indices. Element-wise, so a
+// slice gets exactly the bits the whole-buffer update gives it.
+void adam_update_slice(const AdamConfig& cfg, uint64_t step, float* p, const float* g, float* m, float* v,
+                       size_t first, size_t n, const DecayRanges& decayed = {});
+
 // Learning-rate schedules. The rate is a pure function of the step, so a resumed
 // run continues on exactly the same curve.
 enum class LrSchedule {
@@ -60,6 +67,10 @@ double lr_at(const LrPlan& plan, uint64_t step);
 // Euclidean norm of g, summed in fixed blocks in a fixed order: the same bits
 // for any number of threads, so every rank computes the same clipping factor.
 double global_norm(const float* g, size_t n);
+// The squared norm the same way (without the root), to combine slices' shares.
+double sum_of_squares(const float* g, size_t n);
+// Scales g by factor (clipping with a norm computed elsewhere).
+void scale_in_place(float* g, size_t n, float factor);
 // Scales g so that its norm is at most max_norm (Pascanu et al. 2013); returns the norm before.
 double clip_by_global_norm(float* g, size_t n, double max_norm);
 

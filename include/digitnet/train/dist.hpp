@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace digitnet {
 
@@ -33,6 +34,29 @@ class World {
   void allreduce_max(uint64_t* data, size_t n);  // element-wise, in place
   // True on every rank iff `value` is the same on every rank.
   bool all_equal(uint64_t value);
+  // Every rank's value, in rank order (the same vector on every rank).
+  std::vector<double> allgather(double value);
+
+  // Collectives over a buffer split into one block per rank, in rank order:
+  // block r holds counts[r] elements. `counts` must stay alive until the
+  // operation completes.
+  //
+  // Non-blocking ones start and return at once; test_all() lets them progress
+  // (Open MPI moves a non-blocking collective only inside MPI calls), wait_all()
+  // completes every one started. Each returns a ticket for done(ticket).
+  //
+  // The sum of every rank's `data` (all blocks): this rank's block lands in `mine`.
+  int start_reduce_scatter_sum(const float* data, float* mine, const std::vector<int>& counts);
+  // Block s of `send` goes to rank s; block r of `recv` (counts[rank()] values each)
+  // comes from rank r. 16-bit values: bf16 gradients on the wire.
+  int start_alltoall(const uint16_t* send, uint16_t* recv, const std::vector<int>& counts);
+  // In place: block r of `data` comes from rank r.
+  int start_allgather(float* data, const std::vector<int>& counts);
+  int start_allgather(uint16_t* data, const std::vector<int>& counts);
+  bool test(int ticket);  // true once that operation completed; progresses it
+  void wait_all();        // completes every started operation (under the watchdog)
+  // Blocks of `mine` from every rank land in `all` on `root` (Gatherv).
+  void gather(const float* mine, float* all, const std::vector<int>& counts, int root);
   // Ends every rank of the job now, with this exit status.
   [[noreturn]] void abort(int status);
 
@@ -43,9 +67,12 @@ class World {
 
  private:
   class Watchdog;
+  struct Requests;  // the MPI requests in flight (mpi.h stays out of this header)
   friend class CollectiveScope;
+  int start(const void* data, void* out, const std::vector<int>& counts, int kind);
   int rank_ = 0, size_ = 1, local_size_ = 1;
   std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<Requests> requests_;
 };
 
 }  // namespace digitnet

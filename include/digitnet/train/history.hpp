@@ -13,7 +13,9 @@ struct EpochRecord {
   uint64_t epoch = 0, step = 0;  // epochs completed, steps taken
   double train_loss = 0, train_accuracy = 0;
   double test_loss = 0, test_accuracy = 0;  // NaN when the epoch was not evaluated
-  double seconds = 0, samples_per_second = 0, allreduce_fraction = 0;
+  double seconds = 0, samples_per_second = 0;
+  double allreduce_fraction = 0;   // share of the epoch this rank waited for the gradient exchange (exposed)
+  double comm_total_fraction = 0;  // share of the epoch the exchange was in flight (hidden or not)
 };
 
 void history_to_proto(const std::vector<EpochRecord>& history, Checkpoint* ck);

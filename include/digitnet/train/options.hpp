@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "digitnet/train/recipe.hpp"
+#include "digitnet/train/sharded_adam.hpp"
 
 namespace digitnet {
 
@@ -27,6 +28,8 @@ struct TrainOptions {
   int threads = 0;            // per rank; 0 = cores of the node / ranks on it
   bool check_replicas = false;
   double collective_timeout = 300;  // seconds a rank may wait in one collective; 0 = forever
+  double bucket_mb = 1;             // gradient bucket size (0: one bucket after backward)
+  GradWire grad_wire = GradWire::f32;
   bool quiet = false;
   bool verbose = false;       // errors name their origin (file:line, rank)
   bool help = false;

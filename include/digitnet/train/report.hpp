@@ -11,6 +11,8 @@
 
 namespace digitnet {
 
+class ShardedAdam;
+
 // Why the run stopped early ("none": it ran all its epochs).
 struct StopReason {
   enum Kind { none, signal, max_steps, early_stop } kind = none;
@@ -36,6 +38,8 @@ class Reporter {
 
   // The run's shape, its plan and where it starts.
   void start(const TrainStart& start, int ranks, int threads, const LrPlan& plan, uint64_t steps_per_epoch);
+  // The gradient exchange: buckets, wire, and the optimizer state this rank holds.
+  void exchange(const ShardedAdam& optimizer, const TrainOptions& opts, int ranks);
   // One line and one CSV row per epoch (also for a stop inside it).
   void epoch(const EpochRecord& rec, bool evaluated, bool epoch_done, const TrainState& state, uint64_t steps_per_epoch);
   void early_stop(const TrainState& state);

@@ -2,8 +2,9 @@
 // its shard of each global batch, so the replicas stay bitwise equal.
 //
 //   train_run    setup, then epochs of train_step, each epoch closed by epoch_end
-//   train_step   this rank's shard -> forward, loss, backward -> sum of the
-//                ranks' gradients -> agreement on stop -> clip -> Adam
+//   train_step   this rank's shard -> forward, loss, backward (buckets reduce-
+//                scattered as they are ready) -> agreement on stop -> clip ->
+//                Adam on this rank's slices -> allgather (sharded_adam.hpp)
 //   epoch_end    (in train.cpp) reduce the metrics, evaluate, keep the best, checkpoint
 #pragma once
 #include <cstdint>
@@ -19,6 +20,7 @@
 namespace digitnet {
 
 class World;
+class ShardedAdam;
 
 // This rank's slice of one global batch, gathered, normalised (and distorted).
 struct ShardBatch {
@@ -39,7 +41,8 @@ struct StepPlan {
 struct StepSums {
   double loss = 0;
   uint64_t correct = 0, count = 0;
-  double allreduce_seconds = 0;
+  double comm_total_seconds = 0;    // gradient exchange: reductions in flight and the allgather
+  double comm_exposed_seconds = 0;  // of which this rank waited
 };
 
 // What every rank agrees on after a step (one small collective carries both).
@@ -51,8 +54,8 @@ struct StepAgreement {
 // One optimizer step, called by every rank with its own shard of the same global
 // batch. Advances state.step and state.step_in_epoch. `want_checkpoint` is this
 // rank's wish (rank 0's clock decides --checkpoint-every-seconds).
-StepAgreement train_step(World& world, Mlp& model, TrainState& state, const StepPlan& plan, const ShardBatch& shard,
-                         StepSums& sums, bool want_checkpoint = false);
+StepAgreement train_step(World& world, Mlp& model, ShardedAdam& optimizer, TrainState& state, const StepPlan& plan,
+                         const ShardBatch& shard, StepSums& sums, bool want_checkpoint = false);
 
 // Runs training on this rank. Returns the exit status.
 int train_run(const TrainOptions& opts, World& world);

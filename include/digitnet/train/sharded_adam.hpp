@@ -1,0 +1,97 @@
+// The gradient exchange and the optimizer step, sharded across the ranks (ZeRO
+// stage 1, Rajbhandari et al. 2020):
+//
+//   backward writes layer L-1 ... 0  ──► each bucket of layers, once complete, starts a
+//                                        reduce-scatter: rank r receives the summed
+//                                        gradient of its own 1/W slice of the bucket
+//   after backward                   ──► wait for the buckets; clip by the global norm
+//                                        (one small collective of the slices' shares)
+//   Adam on this rank's slices only  ──► m and v exist only for them: 1/W per rank
+//   allgather the updated slices     ──► every rank holds the same parameters
+//
+// The bytes on the wire are those of one allreduce (a ring allreduce is exactly a
+// reduce-scatter then an allgather); the optimizer's work and memory are 1/W.
+// Rank 0 gathers m and v only when a checkpoint is written, so the checkpoint
+// format is the replicated one, and a resume on any world size re-shards it.
+//
+// With GradWire::bf16 the gradients cross the wire as bf16 and are summed in f32
+// on the receiving rank, in rank order; the slices' updates then travel as bf16
+// too, and every rank (the owner included) applies the same rounded update, so
+// the replicas stay bitwise equal.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "digitnet/core/model.hpp"
+#include "digitnet/core/optim.hpp"
+
+namespace digitnet {
+
+class World;
+
+enum class GradWire { f32, bf16 };
+GradWire grad_wire_parse(const std::string& name);  // "f32" or "bf16"; throws Error(usage)
+
+// Communication of one step, seconds on this rank.
+struct CommTimes {
+  double total = 0;    // first reduction started -> last one seen done, plus the allgather
+  double exposed = 0;  // of which this rank waited, not computing
+};
+
+class ShardedAdam : public GradientListener {
+ public:
+  // Buckets: consecutive layers from the last one back, each closed once it
+  // holds at least bucket_bytes of gradient (0: one bucket for the whole model,
+  // exchanged after backward).
+  ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire);
+
+  // This rank's slices of the replicated state (moments absent: zeros).
+  void load(const AdamState& full);
+  // The replicated state on rank 0 (others get the step only). Collective.
+  AdamState gather() const;
+  size_t state_bytes() const { return 2 * sizeof(float) * local_; }  // m and v held here
+  size_t num_buckets() const { return buckets_.size(); }
+
+  // One step, on every rank: begin, then loss_grad with this as its listener,
+  // then finish_reduce, clip (optional), update, allgather.
+  void begin(const float* grads);
+  void layer_done(size_t layer) override;
+  void finish_reduce();
+  double global_norm() const;      // of the summed gradient; the same bits on every rank
+  void scale_gradient(float factor);
+  void update(const AdamConfig& cfg, float* params, const DecayRanges& decayed);
+  void allgather(float* params);
+  const CommTimes& times() const { return times_; }
+
+ private:
+  struct Bucket {
+    size_t begin = 0, end = 0;  // parameter indices
+    size_t first_layer = 0;     // its lowest layer: complete when backward has done it
+    std::vector<int> counts;    // slice sizes, rank by rank
+    size_t mine = 0;            // global index of this rank's slice
+    size_t local = 0;           // where it starts in this rank's state
+    int ticket = -1;            // the reduction in flight
+    bool done = false;          // seen complete by a poll
+  };
+  size_t my_count(const Bucket& b) const;
+  void start_reduce(Bucket& b);
+  void poll();
+  const float* summed(const Bucket& b) const;  // this rank's summed slice of b
+
+  World& world_;
+  const GradWire wire_;
+  const size_t W_;
+  std::vector<Bucket> buckets_;  // last layer first
+  size_t local_ = 0;             // parameters this rank updates
+  AdamState state_;              // step, and m, v of this rank's slices
+  const float* grads_ = nullptr;
+  std::vector<float> summed_;    // this rank's summed gradient slices (W > 1)
+  std::vector<uint16_t> wire_out_, wire_in_;  // bf16 wire buffers
+  size_t next_ = 0;              // next bucket to start
+  CommTimes times_;
+  double first_start_ = 0, last_done_ = 0;
+};
+
+}  // namespace digitnet

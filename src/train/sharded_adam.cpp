@@ -1,0 +1,209 @@
+#include "digitnet/train/sharded_adam.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "digitnet/core/error.hpp"
+#include "digitnet/core/shard.hpp"
+#include "digitnet/train/dist.hpp"
+
+namespace digitnet {
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// f32 -> bf16, rounding to nearest even (NaN stays NaN); bf16 -> f32 is exact.
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+float from_bf16(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+}  // namespace
+
+GradWire grad_wire_parse(const std::string& name) {
+  if (name == "f32") return GradWire::f32;
+  if (name == "bf16") return GradWire::bf16;
+  fail(ErrorKind::usage, "--grad-wire " + name + ": expected f32 or bf16");
+}
+
+ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire)
+    : world_(world), wire_(wire), W_(size_t(world.size())) {
+  const std::vector<LayerSlice> layout = mlp_layout(shape);
+  for (size_t l = layout.size(); l-- > 0;) {
+    const size_t begin = layout[l].weight_offset, end = layout[l].bias_offset + layout[l].out;
+    const bool full = !buckets_.empty() && bucket_bytes > 0 &&
+                      sizeof(float) * (buckets_.back().end - buckets_.back().begin) >= bucket_bytes;
+    if (buckets_.empty() || full) {
+      Bucket b;
+      b.begin = begin;
+      b.end = end;
+      b.first_layer = l;
+      buckets_.push_back(std::move(b));
+    } else {  // layers are laid out in order, so a bucket grows downwards
+      buckets_.back().begin = begin;
+      buckets_.back().first_layer = l;
+    }
+  }
+  for (Bucket& b : buckets_) {
+    for (int r = 0; r < int(W_); ++r) b.counts.push_back(int(shard_range(b.end - b.begin, int(W_), r).size()));
+    b.mine = b.begin + shard_range(b.end - b.begin, int(W_), world.rank()).begin;
+    b.local = local_;
+    local_ += my_count(b);
+  }
+  state_.reset(local_);
+  if (W_ > 1) summed_.resize(local_);
+  if (W_ > 1 && wire_ == GradWire::bf16) {
+    wire_out_.resize(buckets_.front().end);  // the whole parameter count
+    wire_in_.resize(W_ * local_);
+  }
+}
+
+size_t ShardedAdam::my_count(const Bucket& b) const { return size_t(b.counts[size_t(world_.rank())]); }
+
+void ShardedAdam::load(const AdamState& full) {
+  state_.reset(local_);
+  state_.step = full.step;
+  if (full.m.empty()) return;
+  for (const Bucket& b : buckets_) {
+    std::memcpy(&state_.m[b.local], &full.m[b.mine], my_count(b) * sizeof(float));
+    std::memcpy(&state_.v[b.local], &full.v[b.mine], my_count(b) * sizeof(float));
+  }
+}
+
+AdamState ShardedAdam::gather() const {
+  AdamState full;
+  full.step = state_.step;
+  const bool root = world_.rank() == 0;
+  if (root) full.reset(buckets_.front().end), full.step = state_.step;
+  for (const Bucket& b : buckets_) {
+    if (W_ == 1) {
+      std::memcpy(&full.m[b.begin], &state_.m[b.local], my_count(b) * sizeof(float));
+      std::memcpy(&full.v[b.begin], &state_.v[b.local], my_count(b) * sizeof(float));
+      continue;
+    }
+    world_.gather(&state_.m[b.local], root ? &full.m[b.begin] : nullptr, b.counts, 0);
+    world_.gather(&state_.v[b.local], root ? &full.v[b.begin] : nullptr, b.counts, 0);
+  }
+  return full;
+}
+
+void ShardedAdam::begin(const float* grads) {
+  grads_ = grads;
+  next_ = 0;
+  for (Bucket& b : buckets_) b.done = false;
+  times_ = {};
+  first_start_ = last_done_ = 0;
+}
+
+void ShardedAdam::start_reduce(Bucket& b) {
+  if (W_ == 1) return;
+  if (first_start_ == 0) first_start_ = now_seconds();
+  if (wire_ == GradWire::f32) {
+    b.ticket = world_.start_reduce_scatter_sum(grads_ + b.begin, &summed_[b.local], b.counts);
+    return;
+  }
+  for (size_t i = b.begin; i < b.end; ++i) wire_out_[i] = to_bf16(grads_[i]);
+  b.ticket = world_.start_alltoall(&wire_out_[b.begin], &wire_in_[W_ * b.local], b.counts);
+}
+
+// Lets the reductions in flight move on (Open MPI progresses them only inside MPI calls).
+void ShardedAdam::poll() {
+  for (size_t k = 0; k < next_; ++k)
+    if (!buckets_[k].done && world_.test(buckets_[k].ticket)) {
+      buckets_[k].done = true;
+      last_done_ = now_seconds();
+    }
+}
+
+void ShardedAdam::layer_done(size_t layer) {
+  if (W_ == 1) return;
+  poll();
+  while (next_ < buckets_.size() && buckets_[next_].first_layer >= layer) start_reduce(buckets_[next_++]);
+}
+
+void ShardedAdam::finish_reduce() {
+  if (W_ == 1) return;
+  while (next_ < buckets_.size()) start_reduce(buckets_[next_++]);  // (a caller that skipped layer_done)
+  const double wait_start = now_seconds();
+  bool all_done = true;
+  for (const Bucket& b : buckets_) all_done = all_done && b.done;
+  world_.wait_all();
+  const double done = now_seconds();
+  times_.exposed += done - wait_start;
+  if (!all_done) last_done_ = done;  // some reduction was still running when the wait began
+  times_.total += last_done_ - first_start_;
+  if (wire_ == GradWire::bf16)  // sum the ranks' bf16 blocks in f32, in rank order: the same bits everywhere
+    for (const Bucket& b : buckets_) {
+      const size_t n = my_count(b);
+      const uint16_t* in = &wire_in_[W_ * b.local];
+      float* out = &summed_[b.local];
+      for (size_t i = 0; i < n; ++i) out[i] = from_bf16(in[i]);
+      for (size_t r = 1; r < W_; ++r)
+        for (size_t i = 0; i < n; ++i) out[i] += from_bf16(in[r * n + i]);
+    }
+}
+
+const float* ShardedAdam::summed(const Bucket& b) const { return W_ == 1 ? grads_ + b.begin : &summed_[b.local]; }
+
+double ShardedAdam::global_norm() const {
+  double mine = 0;
+  for (const Bucket& b : buckets_) mine += sum_of_squares(summed(b), my_count(b));
+  if (W_ == 1) return std::sqrt(mine);
+  double total = 0;  // in rank order on every rank: the same clipping factor everywhere
+  for (double share : world_.allgather(mine)) total += share;
+  return std::sqrt(total);
+}
+
+void ShardedAdam::scale_gradient(float factor) {
+  for (const Bucket& b : buckets_) scale_in_place(const_cast<float*>(summed(b)), my_count(b), factor);
+}
+
+void ShardedAdam::update(const AdamConfig& cfg, float* params, const DecayRanges& decayed) {
+  ++state_.step;
+  for (const Bucket& b : buckets_) {
+    const size_t n = my_count(b);
+    float* p = params + b.mine;
+    if (W_ == 1 || wire_ == GradWire::f32) {
+      adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
+      continue;
+    }
+    // bf16 wire: the update itself travels rounded; apply the rounded one here too.
+    std::vector<float> before(p, p + n);
+    adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
+    uint16_t* delta = &wire_out_[b.mine];
+    for (size_t i = 0; i < n; ++i) {
+      delta[i] = to_bf16(p[i] - before[i]);
+      p[i] = before[i] + from_bf16(delta[i]);
+    }
+  }
+}
+
+void ShardedAdam::allgather(float* params) {
+  if (W_ == 1) return;
+  const double start = now_seconds();
+  for (Bucket& b : buckets_)
+    b.ticket = wire_ == GradWire::f32 ? world_.start_allgather(params + b.begin, b.counts)
+                                      : world_.start_allgather(&wire_out_[b.begin], b.counts);
+  world_.wait_all();
+  if (wire_ == GradWire::bf16)  // the other ranks' updates, rounded as their owners applied them
+    for (const Bucket& b : buckets_)
+      for (size_t i = b.begin; i < b.end; ++i)
+        if (i < b.mine || i >= b.mine + my_count(b)) params[i] += from_bf16(wire_out_[i]);
+  const double seconds = now_seconds() - start;
+  times_.total += seconds;
+  times_.exposed += seconds;
+}
+
+}  // namespace digitnet
