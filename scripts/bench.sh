@@ -34,24 +34,34 @@ print(statistics.median(float(r[sys.argv[2]]) for r in rows))
 PY
 }
 
-report() {  # report LABEL METRICS_CSV
-  local sec sps frac steps
-  sec=$(median "$2" seconds); sps=$(median "$2" samples_per_second); frac=$(median "$2" allreduce_fraction)
+report() {  # report LABEL METRICS_CSV: medians, and the samples/s into $last_sps
+  local sec sps total exposed steps
+  sec=$(median "$2" seconds); sps=$(median "$2" samples_per_second)
+  total=$(median "$2" comm_total_fraction); exposed=$(median "$2" allreduce_fraction)
   steps=$(( (60000 + batch - 1) / batch ))
-  printf '%-36s %7.3f s/epoch %8.0f samples/s   allreduce %4.1f%% of the epoch (%.2f ms/step)\n' "$1" \
-    "$sec" "$sps" "$(/usr/bin/python3 -c "print(100*$frac)")" "$(/usr/bin/python3 -c "print(1e3*$frac*$sec/$steps)")"
+  printf '%-44s %7.3f s/epoch %8.0f samples/s   comm %4.1f%% of the epoch, exposed %4.1f%% (%.2f ms/step)\n' "$1" \
+    "$sec" "$sps" "$(/usr/bin/python3 -c "print(100*$total)")" "$(/usr/bin/python3 -c "print(100*$exposed)")" \
+    "$(/usr/bin/python3 -c "print(1e3*$exposed*$sec/$steps)")"
+  last_sps=$sps
 }
+ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2))"; }
 
-common=(--data "$data" --hidden "$hidden" --batch-size "$batch" --epochs "$epochs" --seed 1 --quiet)
+common=(--data "$data" --hidden "$hidden" --batch-size "$batch" --epochs "$epochs" --seed 1)
 echo "== digitnet-train, $epochs epochs per run, median over epochs 2..$epochs =="
-build/digitnet-train "${common[@]}" --metrics "$tmp/r1.csv" >/dev/null
-report "1 rank x $(nproc) threads" "$tmp/r1.csv"
-mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --metrics "$tmp/r2.csv" >/dev/null
-report "2 ranks x $(( $(nproc) / 2 )) thread(s) (mpirun -np 2)" "$tmp/r2.csv"
+build/digitnet-train "${common[@]}" --quiet --metrics "$tmp/r1.csv" >/dev/null
+report "1 rank x $(nproc) threads" "$tmp/r1.csv"; sps1=$last_sps
+mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --threads 1 --metrics "$tmp/r2.csv" >"$tmp/r2.out"
+report "2 ranks x 1 thread (mpirun -np 2)" "$tmp/r2.csv"; sps2=$last_sps
+mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --threads 1 --bucket-mb 0 --quiet --metrics "$tmp/r2b.csv" >/dev/null
+report "2 ranks x 1 thread, one bucket (no overlap)" "$tmp/r2b.csv"
+echo "2 ranks x 1 thread / 1 rank x $(nproc) threads: $(ratio "$sps2" "$sps1")x the samples/s (target >= 0.9)"
+grep -o 'Adam state .*' "$tmp/r2.out" | sed 's/^/2 ranks: /'
 
 if [[ $peers == 1 ]]; then
   echo "== peer: the same job in PyTorch, data in memory, $(nproc) threads, median over epochs 2..$epochs =="
   # PASSIVE: idle OpenMP threads sleep instead of spinning (PyTorch's best setting here).
   OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/peer_pytorch.py --data "$data" --hidden "$hidden" \
-    --batch "$batch" --epochs "$epochs" --threads "$(nproc)"
+    --batch "$batch" --epochs "$epochs" --threads "$(nproc)" | tee "$tmp/peer.out"
+  peer_sec=$(awk '{print $1; exit}' "$tmp/peer.out")
+  echo "digitnet 1 rank / PyTorch epoch time: $(ratio "$(median "$tmp/r1.csv" seconds)" "$peer_sec")x (target <= 0.5)"
 fi

@@ -59,6 +59,12 @@ void adam_range(float* p, const float* g, float* m, float* v, size_t n, const Ad
 
 }  // namespace
 
+const char* adam_kernel_isa() {
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("avx2")) return "avx2";
+  return "x86-64";
+}
+
 void adam_update_slice(const AdamConfig& cfg, uint64_t step, float* p, const float* g, float* m, float* v,
                        size_t first, size_t n, const DecayRanges& decayed) {
   const AdamConstants k = adam_constants(cfg, step);

@@ -97,11 +97,22 @@ void bench_digitnet(const digitnet::MlpShape& shape, long B, int reps, const Ste
   const double t_adam = median_seconds(reps, [&] {
     digitnet::adam_step({}, adam, model.params().data(), model.grads().data(), shape.num_params());
   });
+  // What each of 2 ranks does now that Adam is sharded: half the parameters, one thread.
+  const size_t half = shape.num_params() / 2;
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const double t_half = median_seconds(reps, [&] {
+    digitnet::adam_update_slice({}, 1, model.params().data(), model.grads().data(), adam.m.data(), adam.v.data(), 0, half);
+  });
+  omp_set_num_threads(threads);
   const double steps = kEpoch / B;
   std::printf("digitnet forward+backward: %.3f ms/step, %.1f GFLOP/s (%.0f%% of ceiling) -> %.3f s/epoch\n",
               1e3 * t_step, ceiling.flops / t_step / 1e9, 100 * ceiling.seconds / t_step, t_step * steps);
-  std::printf("digitnet Adam step (%zu parameters): %.3f ms/step -> %.3f s/epoch\n", shape.num_params(),
-              1e3 * t_adam, t_adam * steps);
+  std::printf("digitnet Adam step (%zu parameters, %s kernel, %d threads): %.3f ms/step -> %.3f s/epoch, %.1f GB/s\n",
+              shape.num_params(), digitnet::adam_kernel_isa(), threads, 1e3 * t_adam, t_adam * steps,
+              28.0 * double(shape.num_params()) / t_adam / 1e9);
+  std::printf("digitnet Adam, one rank's 1/2 shard on 1 thread (2 ranks): %.3f ms/step -> %.3f s/epoch\n", 1e3 * t_half,
+              t_half * steps);
   std::printf("digitnet step total: %.3f s/epoch, %.0f samples/s (compute only, 1 rank)\n", (t_step + t_adam) * steps,
               kEpoch / ((t_step + t_adam) * steps));
 }

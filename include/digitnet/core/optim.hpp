@@ -36,6 +36,9 @@ using DecayRanges = std::vector<std::pair<size_t, size_t>>;
 void adam_step(const AdamConfig& cfg, AdamState& state, float* params, const float* grads, size_t n,
                const DecayRanges& decayed = {});
 
+// The instruction set the Adam kernel runs with on this CPU: "avx512f", "avx2" or "x86-64".
+const char* adam_kernel_isa();
+
 // The same update of one slice [first, first + n) of the parameters, for a sharded
 // optimizer: p, g, m and v point at the slice, `step` is the update's number
 // (1-based, already counted), `decayed` holds global indices. Element-wise, so a
