@@ -136,7 +136,12 @@ std::string launch_problem() {
 World::World(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized) check(MPI_Init(argc, argv), "MPI_Init");
+  // SERIALIZED: the exchange thread (--progress thread) calls MPI while the
+  // main thread computes, never at the same time as it.
+  int provided = MPI_THREAD_SINGLE;
+  if (!initialized) check(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+  else MPI_Query_thread(&provided);
+  serialized_ = provided >= MPI_THREAD_SERIALIZED;
   // Errors come back as codes we turn into exceptions with a message.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
@@ -263,6 +268,11 @@ bool World::test(int ticket) {
   int done = 0;
   check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
   return done != 0;
+}
+
+void World::wait(int ticket) {
+  CollectiveScope scope(*this, "MPI_Wait");
+  check(MPI_Wait(&requests_->requests.at(size_t(ticket)), MPI_STATUS_IGNORE), "MPI_Wait");
 }
 
 void World::wait_all() {

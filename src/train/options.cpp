@@ -66,7 +66,7 @@ std::string number_text(double v) {
 // Values as typed, before they are checked and converted. Counts are parsed
 // signed: Boost would wrap "-1" into a huge unsigned value.
 struct RawOptions {
-  std::string hidden = "512,512", config, schedule = "cosine", dropout = "0", preset, grad_wire = "f32";
+  std::string hidden = "512,512", config, schedule = "cosine", dropout = "0", preset, grad_wire = "f32", progress = "poll";
   int64_t seed = 1, epochs = 10, batch = 128, max_steps = 0, keep = 0, train_limit = 0, every_steps = 0;
   std::vector<int64_t> counts;  // the recipe's integer settings, by row of recipe_settings()
 };
@@ -132,6 +132,7 @@ void describe_options(TrainOptions& o, RawOptions& raw, po::options_description&
       ("check-replicas", po::bool_switch(&o.check_replicas), "verify after every step that all ranks hold bitwise equal parameters (debug)")
       ("collective-timeout", po::value(&o.collective_timeout)->default_value(o.collective_timeout, "300"), "seconds a rank may wait for the others in one collective before it ends the job (a dead or stuck rank); 0 = wait forever")
       ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb, "1"), "gradient buckets of at least this many MB, last layer first: each bucket's exchange starts as soon as backward has produced it (0 = one bucket, exchanged after backward)")
+      ("progress", po::value(&raw.progress)->default_value(raw.progress), "who moves the bucket reductions along during backward: poll (the main thread, with MPI_Test after each layer) or thread (a thread of each rank)")
       ("grad-wire", po::value(&raw.grad_wire)->default_value(raw.grad_wire), "f32, or bf16: gradients and updates cross the network as bf16 (half the bytes, summed in f32) for slow links");
   po::options_description general("General");
   general.add_options()
@@ -208,6 +209,7 @@ void finish_options(const RawOptions& raw, TrainOptions& o) {
   if (!(o.bucket_mb >= 0) || !(o.bucket_mb <= 4096))
     fail(ErrorKind::usage, "--bucket-mb must be in [0, 4096] (0 = one bucket)");
   o.grad_wire = grad_wire_parse(raw.grad_wire);
+  o.progress = progress_parse(raw.progress);
 }
 
 }  // namespace

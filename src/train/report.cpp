@@ -64,8 +64,9 @@ void Reporter::start(const TrainStart& start, int ranks, int threads, const LrPl
 
 void Reporter::exchange(const ShardedAdam& optimizer, const TrainOptions& opts, int ranks) {
   if (!speak_ || ranks < 2) return;
-  std::printf("digitnet-train: gradient exchange: %zu bucket%s (--bucket-mb %g), %s on the wire; Adam state %.2f MB per rank (sharded 1/%d)\n",
+  std::printf("digitnet-train: gradient exchange: %zu bucket%s (--bucket-mb %g) moved by %s, %s on the wire; Adam state %.2f MB per rank (sharded 1/%d)\n",
               optimizer.num_buckets(), optimizer.num_buckets() > 1 ? "s" : "", opts.bucket_mb,
+              optimizer.progress() == Progress::thread ? "a thread" : "polling",
               opts.grad_wire == GradWire::bf16 ? "bf16" : "f32", double(optimizer.state_bytes()) / 1e6, ranks);
   std::fflush(stdout);
 }

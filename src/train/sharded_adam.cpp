@@ -2,7 +2,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "digitnet/core/error.hpp"
 #include "digitnet/core/shard.hpp"
@@ -38,7 +42,80 @@ GradWire grad_wire_parse(const std::string& name) {
   fail(ErrorKind::usage, "--grad-wire " + name + ": expected f32 or bf16");
 }
 
-ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire)
+Progress progress_parse(const std::string& name) {
+  if (name == "poll") return Progress::poll;
+  if (name == "thread") return Progress::thread;
+  fail(ErrorKind::usage, "--progress " + name + ": expected poll or thread");
+}
+
+// Runs the reductions of the buckets handed over, one after another, each a
+// blocking wait, while the main thread goes on with backward. The main thread
+// calls MPI again only after finish_reduce has seen every bucket done, so the
+// two never call MPI at the same time (MPI_THREAD_SERIALIZED is enough).
+class ShardedAdam::Worker {
+ public:
+  explicit Worker(ShardedAdam& owner) : owner_(owner), thread_([this] { run(); }) {}
+  ~Worker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void reset() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_ = done_ = 0;
+  }
+  void hand_over(size_t buckets) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready_ = buckets;
+    }
+    cv_.notify_all();
+  }
+  // Waits until every bucket is reduced; rethrows what the thread ran into.
+  void wait_done(size_t buckets) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_ == buckets || error_; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return quit_ || done_ < ready_; });
+      if (quit_) return;
+      Bucket& b = owner_.buckets_[done_];
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        owner_.start_reduce(b);
+        owner_.world_.wait(b.ticket);
+        owner_.last_done_ = now_seconds();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      if (error) error_ = error, ready_ = done_;
+      else ++done_;
+      cv_.notify_all();
+    }
+  }
+
+  ShardedAdam& owner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t ready_ = 0, done_ = 0;
+  bool quit_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts after the members it reads
+};
+
+ShardedAdam::~ShardedAdam() = default;
+
+ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire, Progress progress)
     : world_(world), wire_(wire), W_(size_t(world.size())) {
   const std::vector<LayerSlice> layout = mlp_layout(shape);
   for (size_t l = layout.size(); l-- > 0;) {
@@ -67,6 +144,11 @@ ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_byte
   if (W_ > 1 && wire_ == GradWire::bf16) {
     wire_out_.resize(buckets_.front().end);  // the whole parameter count
     wire_in_.resize(W_ * local_);
+  }
+  if (W_ > 1 && progress == Progress::thread) {
+    if (!world.serialized_threads())
+      fail(ErrorKind::runtime, "--progress thread: this MPI library does not provide MPI_THREAD_SERIALIZED");
+    worker_ = std::make_unique<Worker>(*this);
   }
 }
 
@@ -103,13 +185,14 @@ void ShardedAdam::begin(const float* grads) {
   grads_ = grads;
   next_ = 0;
   for (Bucket& b : buckets_) b.done = false;
+  if (worker_) worker_->reset();
   times_ = {};
   first_start_ = last_done_ = 0;
 }
 
 void ShardedAdam::start_reduce(Bucket& b) {
   if (W_ == 1) return;
-  if (first_start_ == 0) first_start_ = now_seconds();
+  if (!worker_ && first_start_ == 0) first_start_ = now_seconds();
   if (wire_ == GradWire::f32) {
     b.ticket = world_.start_reduce_scatter_sum(grads_ + b.begin, &summed_[b.local], b.counts);
     return;
@@ -127,22 +210,35 @@ void ShardedAdam::poll() {
     }
 }
 
+void ShardedAdam::hand_over(size_t buckets) {
+  if (worker_) {
+    if (next_ < buckets && first_start_ == 0) first_start_ = now_seconds();
+    next_ = buckets;
+    worker_->hand_over(buckets);
+    return;
+  }
+  while (next_ < buckets) start_reduce(buckets_[next_++]);
+}
+
 void ShardedAdam::layer_done(size_t layer) {
   if (W_ == 1) return;
-  poll();
-  while (next_ < buckets_.size() && buckets_[next_].first_layer >= layer) start_reduce(buckets_[next_++]);
+  if (!worker_) poll();
+  size_t ready = next_;
+  while (ready < buckets_.size() && buckets_[ready].first_layer >= layer) ++ready;
+  hand_over(ready);
 }
 
 void ShardedAdam::finish_reduce() {
   if (W_ == 1) return;
-  while (next_ < buckets_.size()) start_reduce(buckets_[next_++]);  // (a caller that skipped layer_done)
+  hand_over(buckets_.size());  // (all of them, for a caller that skipped layer_done)
   const double wait_start = now_seconds();
-  bool all_done = true;
+  bool all_done = !worker_;
   for (const Bucket& b : buckets_) all_done = all_done && b.done;
+  if (worker_) worker_->wait_done(buckets_.size());
   world_.wait_all();
   const double done = now_seconds();
   times_.exposed += done - wait_start;
-  if (!all_done) last_done_ = done;  // some reduction was still running when the wait began
+  if (!all_done && !worker_) last_done_ = done;  // some reduction was still running when the wait began
   times_.total += last_done_ - first_start_;
   if (wire_ == GradWire::bf16)  // sum the ranks' bf16 blocks in f32, in rank order: the same bits everywhere
     for (const Bucket& b : buckets_) {

@@ -122,7 +122,7 @@ class CheckpointWriter {
 struct Run {
   Run(const TrainOptions& o, World& w, TrainStart&& s, int threads)
       : opts(o), world(w), start(std::move(s)), state(start.state), model(state.model.shape),
-        optimizer(w, state.model.shape, size_t(o.bucket_mb * 1e6), o.grad_wire), augmenter(state.recipe.augment), report(o, w.rank() == 0 && !o.quiet, w.rank() == 0),
+        optimizer(w, state.model.shape, size_t(o.bucket_mb * 1e6), o.grad_wire, o.progress), augmenter(state.recipe.augment), report(o, w.rank() == 0 && !o.quiet, w.rank() == 0),
         writer(o, w, threads), steps(steps_per_epoch(start.train.count, state.batch_size)),
         test_shard(shard_range(start.test.count, w.size(), w.rank())),
         // Prefetch only with a core to spare: when the ranks' threads fill the node, a

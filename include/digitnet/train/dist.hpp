@@ -24,6 +24,8 @@ class World {
   int rank() const { return rank_; }
   int size() const { return size_; }
   int local_size() const { return local_size_; }  // ranks on this node
+  // MPI_THREAD_SERIALIZED: another thread may call MPI while this one does not.
+  bool serialized_threads() const { return serialized_; }
 
   // In-place sums across all ranks; every rank ends with the same bits.
   void allreduce_sum(float* data, size_t n);
@@ -54,6 +56,7 @@ class World {
   int start_allgather(float* data, const std::vector<int>& counts);
   int start_allgather(uint16_t* data, const std::vector<int>& counts);
   bool test(int ticket);  // true once that operation completed; progresses it
+  void wait(int ticket);  // completes that operation (under the watchdog)
   void wait_all();        // completes every started operation (under the watchdog)
   // Blocks of `mine` from every rank land in `all` on `root` (Gatherv).
   void gather(const float* mine, float* all, const std::vector<int>& counts, int root);
@@ -71,6 +74,7 @@ class World {
   friend class CollectiveScope;
   int start(const void* data, void* out, const std::vector<int>& counts, int kind);
   int rank_ = 0, size_ = 1, local_size_ = 1;
+  bool serialized_ = false;
   std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<Requests> requests_;
 };

@@ -30,6 +30,7 @@ struct TrainOptions {
   double collective_timeout = 300;  // seconds a rank may wait in one collective; 0 = forever
   double bucket_mb = 1;             // gradient bucket size (0: one bucket after backward)
   GradWire grad_wire = GradWire::f32;
+  Progress progress = Progress::poll;
   bool quiet = false;
   bool verbose = false;       // errors name their origin (file:line, rank)
   bool help = false;

@@ -21,6 +21,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ class World;
 enum class GradWire { f32, bf16 };
 GradWire grad_wire_parse(const std::string& name);  // "f32" or "bf16"; throws Error(usage)
 
+// Who moves the bucket reductions along while backward computes: the main thread,
+// polling with MPI_Test after each layer, or a thread of this rank that runs them.
+enum class Progress { poll, thread };
+Progress progress_parse(const std::string& name);  // "poll" or "thread"; throws Error(usage)
+
 // Communication of one step, seconds on this rank.
 struct CommTimes {
   double total = 0;    // first reduction started -> last one seen done, plus the allgather
@@ -45,7 +51,9 @@ class ShardedAdam : public GradientListener {
   // Buckets: consecutive layers from the last one back, each closed once it
   // holds at least bucket_bytes of gradient (0: one bucket for the whole model,
   // exchanged after backward).
-  ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire);
+  ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire,
+              Progress progress = Progress::poll);
+  ~ShardedAdam();
 
   // This rank's slices of the replicated state (moments absent: zeros).
   void load(const AdamState& full);
@@ -53,6 +61,7 @@ class ShardedAdam : public GradientListener {
   AdamState gather() const;
   size_t state_bytes() const { return 2 * sizeof(float) * local_; }  // m and v held here
   size_t num_buckets() const { return buckets_.size(); }
+  Progress progress() const { return worker_ ? Progress::thread : Progress::poll; }
 
   // One step, on every rank: begin, then loss_grad with this as its listener,
   // then finish_reduce, clip (optional), update, allgather.
@@ -75,8 +84,10 @@ class ShardedAdam : public GradientListener {
     int ticket = -1;            // the reduction in flight
     bool done = false;          // seen complete by a poll
   };
+  class Worker;  // the exchange thread of Progress::thread
   size_t my_count(const Bucket& b) const;
   void start_reduce(Bucket& b);
+  void hand_over(size_t buckets);  // buckets [0, buckets) are ready to reduce
   void poll();
   const float* summed(const Bucket& b) const;  // this rank's summed slice of b
 
@@ -92,6 +103,7 @@ class ShardedAdam : public GradientListener {
   size_t next_ = 0;              // next bucket to start
   CommTimes times_;
   double first_start_ = 0, last_done_ = 0;
+  std::unique_ptr<Worker> worker_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace digitnet
