@@ -52,6 +52,10 @@ trap 'exit 143' TERM
 cp build/digitnet-train build/digitnet-bench-gemm "$tmp/"
 maxh=0; for h in $hosts; do (( h > maxh )) && maxh=$h; done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v cores="$(nproc)" '{ exit !($1 > cores) }' /proc/loadavg; then
+  echo "bench-cluster.sh: warning: load average ${load_start%% *} on $(nproc) cores: others are using this machine," \
+       "so compute and exchange times will be inflated, and the scaling model fitted to them too" >&2
+fi
 
 grad_bytes=$(/usr/bin/python3 - "$hidden" <<'PY'
 import sys

@@ -63,6 +63,7 @@ class Measurements:
     exchange: str             # what the measured trainer did: allreduce or rs-ag
     threads: int
     cores: int
+    load_average: str         # at the start of the benchmark, as /proc/loadavg gives it
     compute: dict             # local batch -> (forward+backward ms, Adam ms)
     latency_us: dict          # link -> one-way latency
     runs: list
@@ -117,7 +118,7 @@ def load(path):
     m = Measurements(_number(model, "params", int, 1), _number(model, "global_batch", int, 1),
                      _number(model, "samples_per_epoch", int, 1), _number(model, "steps_per_epoch", int, 1),
                      exchange, _number(doc, "threads_per_host", int, 1), _number(doc["machine"], "cores", int, 1),
-                     compute, latency, [_run(r) for r in _list(doc, "runs")])
+                     str(doc["machine"].get("load_average_start", "?")), compute, latency, [_run(r) for r in _list(doc, "runs")])
     if m.global_batch not in m.compute:
         raise InputError(f"no compute measurement at the global batch {m.global_batch}")
     if not any(r.hosts == 1 for r in m.runs):
@@ -285,12 +286,21 @@ def gbit(bytes_per_second):
     return bytes_per_second * 8 / GBIT
 
 
+def _busy(meas):
+    try:
+        return float(meas.load_average.split()[0]) > meas.cores
+    except (ValueError, IndexError):
+        return False
+
+
 def print_fit(model):
     m, c = model.meas, model.compute
     ms = lambda s: f"{1e3 * s:.2f} ms"  # noqa: E731
     print(f"== fitted: {m.params:,} parameters ({m.gradient_bytes / 1e6:.2f} MB of f32 "
           f"gradient), global batch {m.global_batch}, {m.steps_per_epoch} steps/epoch, "
           f"{m.threads} thread(s) per host; measured exchange: {m.exchange}")
+    print(f"measured on {m.cores} cores at load average {m.load_average}"
+          + (" -- a busy machine: every time below is inflated" if _busy(m) else ""))
     print(f"compute per step, 1 host: {ms(c.step)} (median of the 1-host runs) = forward+backward {ms(c.fwd_bwd)} "
           f"(x local batch/{m.global_batch}) + Adam {ms(c.adam)} (/W when sharded) + rest {ms(c.rest)} (fixed)")
     print(f"wire overhead: {model.wire_overhead:.3f} bytes on the wire per gradient byte (link counters)")
