@@ -361,7 +361,7 @@ def print_predictions(model, hosts, rates, exchange, weak):
     for rate in rates:
         beta = rate * GBIT / 8 * model.efficiency
         print(f"\n== {rate:g} Gbit/s (beta {gbit(beta):.1f} Gbit/s, alpha {1e6 * model.alpha:.0f} us), {what}; {adam}")
-        print(f"{'hosts':>5} {'local':>5} {'compute':>8} | {ring:^37} | {'Open MPI 4.1: ' + ompi:^71}")
+        print(f"{'hosts':>5} {'local':>5} {'compute':>8} | {ring:^36} | {'Open MPI 4.1: ' + ompi:^70}".rstrip())
         print(f"{'':>5} {'batch':>5} {'ms/step':>8} | {'comm ms':>8} {'s/epoch':>8} {'samples/s':>10} {'eff':>7} | "
               f"{'algorithms':>33} {'comm ms':>8} {'s/epoch':>8} {'samples/s':>10} {'eff':>7}")
         for w in hosts:
