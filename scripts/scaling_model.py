@@ -317,7 +317,7 @@ def print_fit(model):
 
 
 def print_compute_curve(model):
-    m, c = model.meas, model.compute
+    m = model.meas
     fb_full = m.compute[m.global_batch][0]
     cells = [f"{b}: {fb:.3f}/{fb_full * b / m.global_batch:.3f}" for b, (fb, _) in sorted(m.compute.items(), reverse=True)]
     print("forward+backward ms/step by local batch, measured/proportional (digitnet-bench-gemm): " + ", ".join(cells))

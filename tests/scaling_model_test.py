@@ -7,7 +7,6 @@ counters saw, and bad files get a one-line error.
 usage: scaling_model_test.py SCRIPTS_DIR MEASUREMENTS.json   (CTest: scaling_model, label unit)
 """
 import json
-import math
 import os
 import statistics
 import subprocess
