@@ -24,7 +24,7 @@ void check_output_path(const std::string& path) {
   if (fs::is_directory(path, ec)) fail(ErrorKind::usage, "--onnx " + path + ": is a directory, expected a file name");
   const fs::path dir = fs::path(path).parent_path();
   if (!dir.empty() && !fs::is_directory(dir, ec))
-    fail(ErrorKind::usage, "--onnx " + path + ": directory " + dir.string() + " does not exist");
+    fail(ErrorKind::usage, "--onnx " + path + ": " + dir.string() + " is not an existing directory");
 }
 
 // A directory means its newest checkpoint.

@@ -38,6 +38,7 @@ ScoreOptions score_options_parse(int argc, const char* const* argv) {
       ("save-preprocessed", po::value(&o.save_preprocessed), "write what the network saw as PNG files into this directory")
       ("json", po::bool_switch(&o.json), "print one JSON object instead of tables")
       ("csv", po::bool_switch(&o.csv), "print CSV instead of tables (--images)")
+      ("probabilities", po::value(&o.probabilities), "write every test image's class probabilities to this CSV file (index,label,p0,p1,...; one checkpoint)")
       ("misclassified", po::value(&o.misclassified)->default_value(o.misclassified), "--json lists this many misclassified samples with their pixels")
       ("threads", po::value(&o.threads)->default_value(0), "threads (0 = all cores)")
       ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line)")
@@ -68,6 +69,7 @@ ScoreOptions score_options_parse(int argc, const char* const* argv) {
   if (!o.images.empty() && !o.data_dir.empty()) fail(ErrorKind::usage, "--data and --images cannot be combined");
   if (o.images.empty() && (o.read_number || o.show || o.csv || !o.save_preprocessed.empty()))
     fail(ErrorKind::usage, "--read, --show, --csv and --save-preprocessed work with --images");
+  if (!o.images.empty() && !o.probabilities.empty()) fail(ErrorKind::usage, "--probabilities works with --data");
   if (o.json && o.csv) fail(ErrorKind::usage, "--json and --csv cannot be combined");
   if (!(o.threshold >= 0 && o.threshold <= 1)) fail(ErrorKind::usage, "--threshold must be between 0 and 1");
   preprocess_mode_parse(o.preprocess);
@@ -148,6 +150,8 @@ int score_run(const ScoreOptions& opts) {
   flush_denormals_to_zero();  // the same arithmetic as the trainer
   if (!opts.images.empty()) return score_images(opts);
   const std::vector<std::string> files = score_checkpoint_files(opts.checkpoints);
+  if (!opts.probabilities.empty() && files.size() != 1)
+    fail(ErrorKind::usage, "--probabilities takes one checkpoint, got " + std::to_string(files.size()));
   const Dataset test = dataset_load_split(opts.data_dir, opts.split);
 
   int status = 0;
@@ -160,6 +164,7 @@ int score_run(const ScoreOptions& opts) {
       model.params() = s.params;
       std::vector<float> probs;
       const EvalResult r = model.evaluate(test, s.spec.input, Range{0, test.count}, &probs);
+      if (!opts.probabilities.empty()) score_probabilities_write(opts.probabilities, test, probs, s.spec.shape.classes);
       if (opts.json) {
         results.push_back(to_json(path, s, r, test, probs, opts.misclassified));
       } else {
