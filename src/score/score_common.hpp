@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "digitnet/core/data.hpp"
 #include "digitnet/core/eval.hpp"
 
 namespace digitnet {
@@ -19,5 +20,10 @@ nlohmann::json score_eval_json(const EvalResult& r);
 uint32_t score_argmax(const float* probs, uint32_t classes);
 
 nlohmann::json score_pixels_json(const uint8_t* pixels, size_t n);
+
+// --probabilities FILE: a header "index,label,p0,...", then a row per sample of ds with its
+// probs (count, classes) as %.9g (float32 round-trips); written atomically.
+void score_probabilities_write(const std::string& path, const Dataset& ds, const std::vector<float>& probs,
+                               uint32_t classes);
 
 }  // namespace digitnet

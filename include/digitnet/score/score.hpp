@@ -14,6 +14,7 @@ struct ScoreOptions {
   bool csv = false;
   int threads = 0;  // 0 = all cores
   size_t misclassified = 64;  // how many misclassified samples --json lists, with their pixels
+  std::string probabilities;  // CSV of every test image's class probabilities (one checkpoint only)
 
   // Image mode (--images): files, or directories (images in them are unlabelled,
   // images in sub-directories named 0, 1, ... carry that label).

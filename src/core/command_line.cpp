@@ -1,0 +1,32 @@
+#include "digitnet/core/command_line.hpp"
+
+#include <sstream>
+
+#include "digitnet/core/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace digitnet {
+
+bool command_line_parse(int argc, const char* const* argv, const po::options_description& visible,
+                        const po::options_description& hidden, const po::positional_options_description& positional,
+                        std::string* help_text) {
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream ss;
+      ss << visible;
+      *help_text = ss.str();
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    fail(ErrorKind::usage, e.what());
+  }
+  return true;
+}
+
+}  // namespace digitnet
