@@ -36,6 +36,7 @@ umask 022
 NETNS=${DIGITNET_SLURM_NETNS:-}
 DIR=${DIGITNET_SLURM_DIR:-/tmp/digitnet-slurm}
 [[ -z $NETNS ]] || DIR=$NETNS/slurm   # where cluster/netns/down.sh finds it
+export DIGITNET_SLURM_DIR=$DIR        # for down.sh, which this script may call
 PORT=${DIGITNET_SLURM_PORT:-6817}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "up.sh: $*" >&2; exit 1; }
