@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Stop the single-node Slurm cluster that cluster/local-slurm/up.sh started:
+# Stop the Slurm cluster that cluster/local-slurm/up.sh started:
 #   1. cancel its jobs (they would otherwise be recovered, and requeued, by the next up.sh),
 #   2. stop exactly the daemons up.sh started, by their recorded pids
-#      (SIGTERM, then SIGKILL after a timeout): slurmd, slurmctld, munged,
+#      (SIGTERM, then SIGKILL after a timeout): the slurmds, slurmctld, munged,
 #   3. end job processes of this cluster that are left over. With proctrack/linuxproc
 #      a job's background children can outlive the job; they are recognised by their
 #      environment (SLURM_CONF=<this cluster's slurm.conf> together with SLURM_JOB_ID),
 #      and job step daemons (slurmstepd) by SLURM_CONF=<this cluster's slurm.conf>.
 # The state directory (logs, job state) is kept; delete it by hand if you like.
-# Idempotent: fine when nothing is running. Environment: DIGITNET_SLURM_DIR.
+# Idempotent: fine when nothing is running. Environment: DIGITNET_SLURM_DIR (a cluster
+# on netns hosts: cluster/netns/down.sh calls this with its own directory).
 set -euo pipefail
 
 DIR=${DIGITNET_SLURM_DIR:-/tmp/digitnet-slurm}
@@ -24,6 +25,8 @@ fi
 export SLURM_CONF=$CONF
 
 source "$(dirname "$0")/lib.sh"
+CTL_NS=$(cat "$DIR/ctl-netns" 2>/dev/null || true)
+[[ -z $CTL_NS || -e /run/netns/$CTL_NS ]] || CTL_NS=  # its namespace is gone: so is slurmctld
 
 # stop_pids PID...: SIGTERM, wait up to $TIMEOUT s, then SIGKILL what is left.
 stop_pids() {
@@ -42,18 +45,19 @@ stop_pids() {
 }
 
 # 1. Cancel the cluster's jobs while slurmctld still answers.
-if pid_of slurmctld >/dev/null && jobs=$(timeout 10 squeue -h -o %A 2>/dev/null) && [[ -n $jobs ]]; then
+if pid_of slurmctld >/dev/null && jobs=$(ctl timeout 10 squeue -h -o %A 2>/dev/null) && [[ -n $jobs ]]; then
   # shellcheck disable=SC2086
-  timeout 10 scancel $jobs 2>/dev/null || true
+  ctl timeout 10 scancel $jobs 2>/dev/null || true
+  # Completing jobs (CG) are over; one on a lost node stays CG until the node is back.
   for _ in $(seq $((TIMEOUT * 10 + 50))); do
-    [[ -z $(timeout 10 squeue -h -o %A 2>/dev/null) ]] && break
+    [[ -z $(ctl timeout 10 squeue -h -o '%A %t' 2>/dev/null | awk '$2 != "CG"') ]] && break
     sleep 0.1
   done
 fi
 
-# 2. The daemons, by recorded pid: slurmd first (it owns the job steps), munged last.
+# 2. The daemons, by recorded pid: the slurmds first (they own the job steps), munged last.
 stopped=()
-for d in slurmd slurmctld munged; do
+for d in $(cd "$DIR/pids" && ls slurmd*.pid 2>/dev/null | sed 's/\.pid$//') slurmctld munged; do
   if pid=$(pid_of "$d"); then
     stop_pids "$pid"
     stopped+=("$d($pid)")

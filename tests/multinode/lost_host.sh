@@ -7,24 +7,8 @@
 # --collective-timeout 30 is longer than that, as it must be: a rank that gives up
 # first makes mpirun send to the lost daemon, and a connection with unsent data
 # gets no keepalives, only TCP's retransmissions (15 min), so mpirun would hang.
-source "$(dirname "$0")/../e2e/lib.sh" "$@"
-NETNS=$ROOT/cluster/netns
-[[ $(id -u) == 0 ]] || fail "needs root to create network namespaces"
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do  # left by a killed earlier run
-  [[ $ns =~ ^dnlost([0-9]+)-(sw|h[0-9]+)$ ]] || continue
-  kill -0 "${BASH_REMATCH[1]}" 2>/dev/null && continue
-  pids=$(ip netns pids "$ns" || true)
-  [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
-  ip netns del "$ns"
-done
-export DIGITNET_NETNS_DIR=$TMP/netns DIGITNET_NETNS_PREFIX=dnlost$$
-cleanup() {
-  "$NETNS/down.sh" >/dev/null || echo "WARNING: $NETNS/down.sh failed" >&2
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+source "$(dirname "$0")/lib.sh" "$@"
+netns_test_begin dnlost
 "$NETNS/up.sh" 2 >/dev/null
 
 args=(--data "$DATA" --hidden 256,256 --batch-size 128 --seed 2 --epochs 3 --threads 1 --collective-timeout 30
