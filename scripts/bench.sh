@@ -57,6 +57,23 @@ report "2 ranks x 1 thread, one bucket (no overlap)" "$tmp/r2b.csv"
 echo "2 ranks x 1 thread / 1 rank x $(nproc) threads: $(ratio "$sps2" "$sps1")x the samples/s (target >= 0.9)"
 grep -o 'Adam state .*' "$tmp/r2.out" | sed 's/^/2 ranks: /'
 
+# ---- bf16 GEMMs (--precision bf16): the GEMM ceiling and digitnet's step with bf16
+# inputs, then digitnet-train in bf16 beside the f32 run above (same seed, same epochs) ----
+echo "== bf16: oneDNN GEMM ceiling and digitnet's step with bf16 GEMM inputs =="
+build/digitnet-bench-gemm --hidden "$hidden" --batch "$batch" --precision bf16
+echo "== digitnet-train --precision bf16, $epochs epochs, median over epochs 2..$epochs =="
+build/digitnet-train "${common[@]}" --precision bf16 --metrics "$tmp/r1-bf16.csv" >/dev/null
+report "1 rank x $(nproc) threads, bf16" "$tmp/r1-bf16.csv"
+/usr/bin/python3 - "$tmp/r1.csv" "$tmp/r1-bf16.csv" <<'PY'
+import csv, statistics, sys
+f32, bf16 = ([r for r in csv.DictReader(open(p))] for p in sys.argv[1:3])
+sec = lambda rows: statistics.median(float(r["seconds"]) for r in (rows[1:] or rows))
+acc = lambda rows: 100 * float(rows[-1]["test_accuracy"])
+print(f"bf16 / f32 seconds per epoch: {sec(bf16) / sec(f32):.2f}   "
+      f"test accuracy after {len(f32)} epochs: f32 {acc(f32):.2f}%, bf16 {acc(bf16):.2f}% ({acc(bf16) - acc(f32):+.2f} pp)")
+PY
+# ---- end of bf16 ----
+
 if [[ $peers == 1 ]]; then
   echo "== peer: the same job in PyTorch, data in memory, $(nproc) threads, median over epochs 2..$epochs =="
   # PASSIVE: idle OpenMP threads sleep instead of spinning (PyTorch's best setting here).

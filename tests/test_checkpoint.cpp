@@ -210,6 +210,7 @@ Snapshot make_snapshot() {
   r.eval_every = 5;
   r.early_stop = 3;
   r.preset = "best";
+  r.precision = Precision::bf16;
   s.best = {0.9912, 999, 2};
   s.adam.step = 1234;
   s.adam.m = ramp(p.size(), 1e-3f);
@@ -236,6 +237,7 @@ void expect_recipe_eq(const Recipe& ra, const Recipe& rb) {
   EXPECT_EQ(ra.lr_schedule, rb.lr_schedule);
   EXPECT_EQ(ra.reg.dropout, rb.reg.dropout);
   EXPECT_EQ(ra.preset, rb.preset);
+  EXPECT_EQ(ra.precision, rb.precision);
 }
 
 void expect_snapshot_eq(const Snapshot& sa, const Snapshot& sb) {
@@ -424,6 +426,20 @@ TEST(RecipeTable, ResumeOverrideTakesOnlyTheGivenSettings) {
   EXPECT_EQ(recorded.lr_schedule, LrSchedule::constant);
   EXPECT_EQ(recorded.augment.rotate_deg, before.augment.rotate_deg);  // not given: as recorded
   EXPECT_EQ(recorded.adam.beta2, before.adam.beta2);
+  EXPECT_EQ(recorded.precision, Precision::bf16);  // not given: the checkpoint's precision continues
+  recipe_override(recorded, now, {"precision"});
+  EXPECT_EQ(recorded.precision, Precision::f32);
+}
+
+TEST(RecipeTable, PrecisionIsRecordedAndUnsetMeansF32) {
+  Checkpoint ck = checkpoint_file_decode(snapshot_encode(make_snapshot()), "mem");
+  EXPECT_EQ(ck.training().precision(), GEMM_PRECISION_BF16);  // field 27
+  ck.mutable_training()->clear_precision();  // as written before field 27
+  EXPECT_EQ(snapshot_decode(checkpoint_file_encode(ck), "old.pb").state.recipe.precision, Precision::f32);
+  ck.mutable_training()->set_precision(GemmPrecision(7));  // a value from a newer writer
+  const std::string msg =
+      expect_refused([&] { snapshot_decode(checkpoint_file_encode(ck), "new.pb"); }, "new.pb", "precision 7");
+  EXPECT_NE(msg.find("unknown GEMM precision 7"), std::string::npos) << msg;
 }
 
 // A checkpoint written by the version before each part owned its protobuf
@@ -438,6 +454,7 @@ TEST(CheckpointFixture, VersionOneLoadsAndScoresTheSame) {
   EXPECT_EQ(t.train_count, 6000u);
   EXPECT_EQ(t.seed, 12u);
   EXPECT_EQ(t.recipe.lr_schedule, LrSchedule::step);  // from field 11: the file has no field 26
+  EXPECT_EQ(t.recipe.precision, Precision::f32);       // the file has no field 27
   EXPECT_EQ(t.recipe.adam.lr, 0.02);
   EXPECT_EQ(t.recipe.lr_gamma, 0.5);
   EXPECT_EQ(t.recipe.reg.dropout, std::vector<float>{0.02f});

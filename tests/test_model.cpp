@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "digitnet/core/dense.hpp"
+#include "digitnet/core/error.hpp"
 #include "digitnet/core/eval.hpp"
 #include "digitnet/core/loss.hpp"
 #include "digitnet/core/model.hpp"
@@ -219,6 +220,178 @@ TEST(DenseVsReference, OneLayerServesSeveralBatchSizes) {
     reference_dense_forward(batch, 9, 4, true, srcd.data(), wd.data(), bd.data(), ref.data());
     EXPECT_LT(rel_err(to_double(dst), ref), 1e-5) << "batch " << batch;
   }
+}
+
+// ---- bf16 GEMMs: bf16 inputs, f32 outputs ----
+
+std::vector<double> bf16_rounded(const std::vector<float>& v) {
+  std::vector<float> r(v.size());
+  bf16_round(v.data(), v.size(), r.data());
+  return to_double(r);
+}
+
+std::vector<double> abs_of(std::vector<double> v) {
+  for (double& x : v) x = std::fabs(x);
+  return v;
+}
+
+// |got - ref| <= tol * bound elementwise, bound being the sum of the terms' magnitudes:
+// the error an f32 accumulation of exact products can make.
+void expect_f32_accumulation_of(const std::vector<float>& got, const std::vector<double>& ref,
+                                const std::vector<double>& bound, const char* what) {
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::fabs(got[i] - ref[i]) <= 1e-5 * bound[i] + 1e-30) && bad++ < 3)
+      ADD_FAILURE() << what << "[" << i << "] = " << got[i] << ", expected " << ref[i] << " (terms sum to " << bound[i] << ")";
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+// One bf16 forward and backward of a dense layer, and the double-precision reference of the
+// same layer on the unrounded inputs.
+struct Bf16LayerRun {
+  size_t batch, in, out;
+  bool relu;
+  std::vector<float> src, w, b, diff_dst;  // inputs; diff_dst as the layer masked it
+  std::vector<float> dst, dsrc, dw, db;    // the layer's outputs
+  std::vector<double> dst_ref, dsrc_ref, dw_ref, db_ref;
+
+  Bf16LayerRun(size_t batch_, size_t in_, size_t out_, bool relu_, uint64_t seed)
+      : batch(batch_), in(in_), out(out_), relu(relu_), src(to_float(random_vec(batch * in, seed))),
+        w(to_float(random_vec(out * in, seed + 1, 0.1))), b(to_float(random_vec(out, seed + 2, 0.1))),
+        diff_dst(to_float(random_vec(batch * out, seed + 3))), dst(batch * out), dsrc(batch * in), dw(out * in),
+        db(out), dst_ref(batch * out), dsrc_ref(batch * in), dw_ref(out * in), db_ref(out) {
+    const auto diff_in = to_double(diff_dst);
+    Dense layer(in, out, relu);
+    layer.forward(batch, src.data(), w.data(), b.data(), dst.data(), Precision::bf16);
+    layer.backward(batch, src.data(), w.data(), dst.data(), diff_dst.data(), dsrc.data(), dw.data(), db.data(),
+                   Precision::bf16);
+    const auto srcd = to_double(src), wd = to_double(w), bd = to_double(b);
+    auto dd = diff_in;
+    reference_dense_forward(batch, in, out, relu, srcd.data(), wd.data(), bd.data(), dst_ref.data());
+    // The layer's own ReLU mask: where bf16 moved an output across 0, the f32 mask would differ.
+    reference_dense_backward(batch, in, out, relu, srcd.data(), wd.data(), to_double(dst).data(), dd.data(),
+                             dsrc_ref.data(), dw_ref.data(), db_ref.data());
+  }
+};
+
+// The bf16 path computes exactly "bf16-rounded inputs, f32 sums": held to the reference
+// on the rounded inputs within f32 accumulation error, on odd and real shapes.
+TEST(DenseBf16, IsTheReferenceOnBf16RoundedInputs) {
+  struct Case {
+    size_t batch, in, out;
+    bool relu;
+  };
+  const Case cases[] = {{1, 1, 1, true}, {3, 7, 5, true}, {17, 13, 29, false}, {64, 784, 512, true},
+                        {5, 512, 10, false}};
+  uint64_t seed = 300;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.batch << "x" << c.in << "->" << c.out << (c.relu ? " relu" : ""));
+    const Bf16LayerRun run(c.batch, c.in, c.out, c.relu, seed += 10);
+    const auto src = bf16_rounded(run.src), w = bf16_rounded(run.w), b = to_double(run.b);
+    std::vector<double> dst(c.batch * c.out), bound(c.batch * c.out);
+    reference_dense_forward(c.batch, c.in, c.out, c.relu, src.data(), w.data(), b.data(), dst.data());
+    reference_dense_forward(c.batch, c.in, c.out, false, abs_of(src).data(), abs_of(w).data(), abs_of(b).data(),
+                            bound.data());
+    expect_f32_accumulation_of(run.dst, dst, bound, "dst");
+
+    // Backward: the layer's own masked diff_dst, rounded; the bias gradient sums it unrounded, in f32.
+    const auto dd = bf16_rounded(run.diff_dst), dd_f32 = to_double(run.diff_dst);
+    auto backward = [&](const std::vector<double>& s, const std::vector<double>& wt, std::vector<double> d,
+                        std::vector<double>& dsrc_out, std::vector<double>& dw_out, std::vector<double>& db_out) {
+      dsrc_out.resize(c.batch * c.in), dw_out.resize(c.out * c.in), db_out.resize(c.out);
+      reference_dense_backward(c.batch, c.in, c.out, false, s.data(), wt.data(), nullptr, d.data(), dsrc_out.data(),
+                               dw_out.data(), db_out.data());
+    };
+    std::vector<double> dsrc, dw, db_f32, dsrc_bound, dw_bound, db_bound, unused1, unused2;
+    backward(src, w, dd, dsrc, dw, unused1);
+    backward(abs_of(src), abs_of(w), abs_of(dd), dsrc_bound, dw_bound, unused1);
+    backward(src, w, dd_f32, unused1, unused2, db_f32);
+    backward(abs_of(src), abs_of(w), abs_of(dd_f32), unused1, unused2, db_bound);
+    expect_f32_accumulation_of(run.dsrc, dsrc, dsrc_bound, "diff_src");
+    expect_f32_accumulation_of(run.dw, dw, dw_bound, "diff_weight");
+    expect_f32_accumulation_of(run.db, db_f32, db_bound, "diff_bias");
+  }
+}
+
+// Against the f32 model's reference (unrounded inputs): bf16's relative error,
+// about 1e-2 at most; and more than f32's 1e-5, so the rounding did happen.
+TEST(DenseBf16, IsWithinBf16ToleranceOfTheUnroundedReference) {
+  const Bf16LayerRun runs[] = {{64, 784, 512, true, 400}, {128, 512, 512, true, 410}, {128, 512, 10, false, 420}};
+  for (const Bf16LayerRun& run : runs) {
+    SCOPED_TRACE(testing::Message() << run.batch << "x" << run.in << "->" << run.out);
+    const struct {
+      const std::vector<float>& got;
+      const std::vector<double>& ref;
+      const char* what;
+    } outputs[] = {{run.dst, run.dst_ref, "dst"}, {run.dsrc, run.dsrc_ref, "diff_src"}, {run.dw, run.dw_ref, "diff_weight"}};
+    for (const auto& o : outputs) {
+      const double err = rel_err(to_double(o.got), o.ref);
+      std::printf("%zux%zu->%zu %s: bf16 relative error %.2e\n", run.batch, run.in, run.out, o.what, err);
+      EXPECT_LT(err, 1e-2) << o.what;
+      EXPECT_GT(err, 1e-5) << o.what << ": no bf16 rounding seen";
+    }
+    EXPECT_LT(rel_err(to_double(run.db), run.db_ref), 1e-5) << "diff_bias is an f32 sum";
+  }
+}
+
+TEST(DenseBf16, BackwardWithoutItsForwardIsRefused) {
+  Dense layer(4, 3, true);
+  std::vector<float> src(8, 1.f), w(12, 1.f), dst(6, 1.f), dd(6, 1.f), dsrc(8), dw(12), db(3);
+  EXPECT_THROW(layer.backward(2, src.data(), w.data(), dst.data(), dd.data(), dsrc.data(), dw.data(), db.data(),
+                              Precision::bf16),
+               Error);
+}
+
+// The whole model in bf16 against the double-precision reference. A gradient check that
+// makes sense for bf16: the loss's central difference along the bf16 gradient's
+// direction is the rate that gradient predicts, to bf16's 1%.
+TEST(MlpBf16, GradientAgreesWithTheReferenceAndCentralDifferences) {
+  const MlpShape shape{784, {512, 512}, 10};
+  const size_t n = 64;
+  Mlp model(shape);
+  model.set_precision(Precision::bf16);
+  mlp_init(shape, 5, model.params().data());
+  const auto x = to_float(random_vec(n * shape.inputs, 17));
+  const auto y = random_labels(n, shape.classes, 19);
+  const float scale = 1.f / float(n);
+  uint64_t correct = 0;
+  const double loss = model.loss_grad(x.data(), y.data(), n, scale, &correct);
+  const auto g = to_double(model.grads());
+
+  const auto pd = to_double(model.params()), xd = to_double(x);
+  std::vector<double> g_ref(pd.size());
+  const double loss_ref = reference_loss_grad(shape, pd.data(), xd.data(), y.data(), n, scale, g_ref.data());
+  EXPECT_NEAR(loss, loss_ref, 1e-2 * loss_ref);
+  EXPECT_LT(rel_err(g, g_ref), 5e-2);
+  double dot = 0, norm = 0, norm_ref = 0;
+  for (size_t i = 0; i < g.size(); ++i) dot += g[i] * g_ref[i], norm += g[i] * g[i], norm_ref += g_ref[i] * g_ref[i];
+  EXPECT_GT(dot / std::sqrt(norm * norm_ref), 0.999) << "cosine of the bf16 and exact gradients";
+
+  const double h = 1e-3;  // along a unit direction; the loss is smooth at this scale but for ReLU kinks
+  auto loss_at = [&](double t) {
+    std::vector<double> p = pd;
+    for (size_t i = 0; i < p.size(); ++i) p[i] += t * g[i] / std::sqrt(norm);
+    return scale * reference_loss_grad(shape, p.data(), xd.data(), y.data(), n, scale, nullptr);
+  };
+  const double numeric = (loss_at(h) - loss_at(-h)) / (2 * h);
+  EXPECT_NEAR(std::sqrt(norm), numeric, 1e-2 * numeric) << "bf16 gradient norm against the loss's slope along it";
+}
+
+TEST(MlpBf16, PredictRunsInF32) {
+  const MlpShape shape{50, {40}, 6};
+  Mlp f32_model(shape), bf16_model(shape);
+  mlp_init(shape, 9, f32_model.params().data());
+  bf16_model.params() = f32_model.params();
+  bf16_model.set_precision(Precision::bf16);
+  const size_t n = 9;
+  const auto x = to_float(random_vec(n * shape.inputs, 23));
+  std::vector<float> p32(n * shape.classes), p16(n * shape.classes);
+  f32_model.predict(x.data(), n, p32.data());
+  bf16_model.predict(x.data(), n, p16.data());
+  EXPECT_EQ(std::memcmp(p32.data(), p16.data(), p32.size() * sizeof(float)), 0);
+  // while its training step does run in bf16
+  const auto y = random_labels(n, shape.classes, 29);
+  EXPECT_NE(f32_model.loss_grad(x.data(), y.data(), n, 1.f, nullptr), bf16_model.loss_grad(x.data(), y.data(), n, 1.f, nullptr));
 }
 
 // The whole fast model against the whole reference: loss, every gradient, probabilities.

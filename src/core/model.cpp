@@ -107,13 +107,13 @@ void Mlp::set_regularization(const Regularization& reg) {
 
 // x (n, inputs) -> acts_[l] (n, widths[l+1]) for every layer; the last holds the logits.
 // With a draw, each hidden layer's output is multiplied by its dropout factors.
-void Mlp::forward(const float* x, size_t n, const DropoutDraw* draw) {
+void Mlp::forward(const float* x, size_t n, Precision precision, const DropoutDraw* draw) {
   ensure_batch(n);
   const float* src = x;
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerSlice& s = layout_[l];
     float* dst = acts_[l].data();
-    layers_[l].forward(n, src, &params_[s.weight_offset], &params_[s.bias_offset], dst);
+    layers_[l].forward(n, src, &params_[s.weight_offset], &params_[s.bias_offset], dst, precision);
     if (draw && l < reg_.dropout.size() && reg_.dropout[l] > 0) {
       float* f = drop_[l].data();
 #pragma omp parallel for schedule(static)
@@ -132,7 +132,7 @@ double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float sca
     for (size_t l = layers_.size(); listener && l-- > 0;) listener->layer_done(l);
     return 0.0;
   }
-  forward(x, n, draw);
+  forward(x, n, precision_, draw);
   float* diff = diff_a_.data();   // gradient w.r.t. the current layer's output
   float* spare = diff_b_.data();  // receives the gradient w.r.t. its input
   const double loss = softmax_xent(acts_.back().data(), labels, n, shape_.classes, scale, diff, nullptr, correct,
@@ -146,7 +146,7 @@ double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float sca
     }
     const float* src = l == 0 ? x : acts_[l - 1].data();
     layers_[l].backward(n, src, &params_[s.weight_offset], acts_[l].data(), diff, l == 0 ? nullptr : spare,
-                        &grads_[s.weight_offset], &grads_[s.bias_offset]);
+                        &grads_[s.weight_offset], &grads_[s.bias_offset], precision_);
     if (listener) listener->layer_done(l);
     std::swap(diff, spare);
   }
@@ -155,7 +155,7 @@ double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float sca
 
 void Mlp::predict(const float* x, size_t n, float* probs) {
   if (n == 0) return;
-  forward(x, n);
+  forward(x, n, Precision::f32);
   softmax_xent(acts_.back().data(), nullptr, n, shape_.classes, 1.f, nullptr, probs, nullptr);
 }
 

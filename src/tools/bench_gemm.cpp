@@ -8,6 +8,9 @@
 //  2. digitnet: Mlp::loss_grad on a random batch (the whole training step of
 //     one rank without allreduce and Adam), and Adam alone.
 //
+// --precision bf16 times both with bf16 GEMM inputs (f32 outputs), as
+// digitnet-train --precision bf16 runs them; where oneDNN 2.6 has no bf16 matmul
+// (no AVX-512) the ceiling is f32's and digitnet's step rounds to bf16 first.
 // Prints GFLOP/s and the seconds per MNIST epoch (60,000 samples) each implies.
 // Medians over repetitions; timing is reported, never judged.
 #include <omp.h>
@@ -25,6 +28,7 @@
 #include "digitnet/core/model.hpp"
 #include "digitnet/core/optim.hpp"
 #include "digitnet/core/options.hpp"
+#include "digitnet/core/precision.hpp"
 #include "digitnet/core/rng.hpp"
 
 namespace po = boost::program_options;
@@ -35,15 +39,25 @@ namespace {
 using digitnet::bench::median_seconds;
 
 
-// Median seconds of one oneDNN matmul C (M,N) = A (M,K) · B (K,N) with free weight layout.
-double time_matmul(dnnl::engine& eng, dnnl::stream& strm, long M, long K, long N, int reps) {
+// The same value in every element of m, f32 or bf16.
+void fill_memory(memory& m, float value) {
+  const size_t bytes = m.get_desc().get_size();
+  if (m.get_desc().data_type() == memory::data_type::bf16)
+    std::fill_n(static_cast<uint16_t*>(m.get_data_handle()), bytes / 2, digitnet::bf16_from_f32(value));
+  else
+    std::fill_n(static_cast<float*>(m.get_data_handle()), bytes / 4, value);
+}
+
+// Median seconds of one oneDNN matmul C (M,N) = A (M,K) · B (K,N) with free weight layout;
+// A and B of type `in`, C f32.
+double time_matmul(dnnl::engine& eng, dnnl::stream& strm, long M, long K, long N, memory::data_type in, int reps) {
   const auto f32 = memory::data_type::f32;
-  memory::desc a_md({M, K}, f32, memory::format_tag::ab), b_any({K, N}, f32, memory::format_tag::any),
+  memory::desc a_md({M, K}, in, memory::format_tag::ab), b_any({K, N}, in, memory::format_tag::any),
       c_md({M, N}, f32, memory::format_tag::ab);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), eng);
   memory a(a_md, eng), b(pd.weights_desc(), eng), c(c_md, eng);
-  std::fill_n(static_cast<float*>(a.get_data_handle()), M * K, 0.5f);
-  std::fill_n(static_cast<float*>(b.get_data_handle()), pd.weights_desc().get_size() / sizeof(float), 0.25f);
+  fill_memory(a, 0.5f);
+  fill_memory(b, 0.25f);
   dnnl::matmul mm(pd);
   return median_seconds(reps, [&] {
     mm.execute(strm, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
@@ -59,7 +73,8 @@ struct StepGemms {
 };
 
 // 1. Ceiling, GEMM by GEMM, for layer widths w and batch B.
-StepGemms bench_ceiling(dnnl::engine& eng, dnnl::stream& strm, const std::vector<uint32_t>& w, long B, int reps) {
+StepGemms bench_ceiling(dnnl::engine& eng, dnnl::stream& strm, const std::vector<uint32_t>& w, long B,
+                        memory::data_type in, int reps) {
   StepGemms step;
   std::printf("  %-26s %10s %10s\n", "GEMM (M x K x N)", "ms", "GFLOP/s");
   for (size_t l = 0; l + 1 < w.size(); ++l) {
@@ -68,7 +83,7 @@ StepGemms bench_ceiling(dnnl::engine& eng, dnnl::stream& strm, const std::vector
     std::vector<G> gemms{{"fwd", B, IN, OUT}, {"bwd_w", OUT, B, IN}};
     if (l > 0) gemms.push_back({"bwd_data", B, OUT, IN});  // the input needs no gradient
     for (const G& g : gemms) {
-      const double s = time_matmul(eng, strm, g.M, g.K, g.N, reps);
+      const double s = time_matmul(eng, strm, g.M, g.K, g.N, in, reps);
       const double flops = 2.0 * g.M * g.K * g.N;
       step.flops += flops;
       step.seconds += s;
@@ -76,14 +91,17 @@ StepGemms bench_ceiling(dnnl::engine& eng, dnnl::stream& strm, const std::vector
     }
   }
   const double steps = kEpoch / B;
-  std::printf("ceiling (oneDNN matmul, free layout): %.1f GFLOP/s -> %.3f s/epoch of GEMM, %.1f GFLOP/epoch\n",
-              step.flops / step.seconds / 1e9, step.seconds * steps, step.flops * steps / 1e9);
+  std::printf("ceiling (oneDNN %s matmul, free layout): %.1f GFLOP/s -> %.3f s/epoch of GEMM, %.1f GFLOP/epoch\n",
+              in == memory::data_type::bf16 ? "bf16" : "f32", step.flops / step.seconds / 1e9, step.seconds * steps,
+              step.flops * steps / 1e9);
   return step;
 }
 
 // 2. digitnet's own training step on the same shapes, against the ceiling.
-void bench_digitnet(const digitnet::MlpShape& shape, long B, int reps, const StepGemms& ceiling) {
+void bench_digitnet(const digitnet::MlpShape& shape, long B, digitnet::Precision precision, int reps,
+                    const StepGemms& ceiling) {
   digitnet::Mlp model(shape);
+  model.set_precision(precision);
   digitnet::mlp_init(shape, 1, model.params().data());
   std::vector<float> x(size_t(B) * shape.inputs);
   std::vector<int32_t> labels(B);
@@ -106,8 +124,8 @@ void bench_digitnet(const digitnet::MlpShape& shape, long B, int reps, const Ste
   });
   omp_set_num_threads(threads);
   const double steps = kEpoch / B;
-  std::printf("digitnet forward+backward: %.3f ms/step, %.1f GFLOP/s (%.0f%% of ceiling) -> %.3f s/epoch\n",
-              1e3 * t_step, ceiling.flops / t_step / 1e9, 100 * ceiling.seconds / t_step, t_step * steps);
+  std::printf("digitnet forward+backward (%s): %.3f ms/step, %.1f GFLOP/s (%.0f%% of ceiling) -> %.3f s/epoch\n",
+              digitnet::precision_name(precision).c_str(), 1e3 * t_step, ceiling.flops / t_step / 1e9, 100 * ceiling.seconds / t_step, t_step * steps);
   std::printf("digitnet Adam step (%zu parameters, %s kernel, %d threads): %.3f ms/step -> %.3f s/epoch, %.1f GB/s\n",
               shape.num_params(), digitnet::adam_kernel_isa(), threads, 1e3 * t_adam, t_adam * steps,
               28.0 * double(shape.num_params()) / t_adam / 1e9);
@@ -120,8 +138,9 @@ void bench_digitnet(const digitnet::MlpShape& shape, long B, int reps, const Ste
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string hidden = "512,512";
+  std::string hidden = "512,512", precision_text = "f32";
   unsigned inputs = 784, classes = 10, batch = 128;
+  digitnet::Precision precision = digitnet::Precision::f32;
   int threads = 0, reps = 200;
   po::options_description desc("digitnet-bench-gemm options");
   desc.add_options()("help,h", "this help")
@@ -130,7 +149,8 @@ int main(int argc, char** argv) {
       ("classes", po::value(&classes)->default_value(classes), "output classes")
       ("batch", po::value(&batch)->default_value(batch), "batch size (per rank)")
       ("threads", po::value(&threads)->default_value(threads), "threads (0: all cores)")
-      ("reps", po::value(&reps)->default_value(reps), "timed repetitions per measurement");
+      ("reps", po::value(&reps)->default_value(reps), "timed repetitions per measurement")
+      ("precision", po::value(&precision_text)->default_value(precision_text), "f32 or bf16: the GEMM inputs (outputs are f32)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -140,6 +160,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (batch == 0 || inputs == 0 || classes == 0 || reps <= 0) throw po::error("sizes and --reps must be positive");
+    precision = digitnet::precision_parse(precision_text);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "digitnet-bench-gemm: %s\n", e.what());
     return 2;
@@ -158,7 +179,12 @@ int main(int argc, char** argv) {
   std::printf("model %s, batch %u, %d thread%s, oneDNN %d.%d\n", shape.str().c_str(), batch, threads,
               threads > 1 ? "s" : "", dnnl_version()->major, dnnl_version()->minor);
 
-  const StepGemms ceiling = bench_ceiling(eng, strm, shape.widths(), B, reps);
-  bench_digitnet(shape, B, reps, ceiling);
+  // oneDNN 2.6 has bf16 matmuls only with AVX-512; without, the f32 ceiling is the one that counts.
+  const bool bf16_matmul = precision == digitnet::Precision::bf16 && digitnet::bf16_support() != digitnet::Bf16Support::rounded;
+  if (precision == digitnet::Precision::bf16 && !digitnet::bf16_support_note().empty())
+    std::printf("bf16: %s\n", digitnet::bf16_support_note().c_str());
+  const StepGemms ceiling =
+      bench_ceiling(eng, strm, shape.widths(), B, bf16_matmul ? memory::data_type::bf16 : memory::data_type::f32, reps);
+  bench_digitnet(shape, B, precision, reps, ceiling);
   return 0;
 }

@@ -66,7 +66,8 @@ std::string number_text(double v) {
 // Values as typed, before they are checked and converted. Counts are parsed
 // signed: Boost would wrap "-1" into a huge unsigned value.
 struct RawOptions {
-  std::string hidden = "512,512", config, schedule = "cosine", dropout = "0", preset, grad_wire = "f32", progress = "poll";
+  std::string hidden = "512,512", config, schedule = "cosine", dropout = "0", preset, grad_wire = "f32", progress = "poll",
+      precision = "f32";
   int64_t seed = 1, epochs = 10, batch = 128, max_steps = 0, keep = 0, train_limit = 0, every_steps = 0;
   std::vector<int64_t> counts;  // the recipe's integer settings, by row of recipe_settings()
 };
@@ -108,7 +109,8 @@ void describe_options(TrainOptions& o, RawOptions& raw, po::options_description&
       ("epochs", po::value(&raw.epochs)->default_value(raw.epochs), "passes over the training set")
       ("batch-size", po::value(&raw.batch)->default_value(raw.batch), "global batch, sharded across ranks")
       ("lr-schedule", po::value(&raw.schedule)->default_value(raw.schedule), "cosine (decays to 0 at the last planned step), step (times --lr-gamma every --lr-step-epochs) or constant")
-      ("max-steps", po::value(&raw.max_steps)->default_value(0), "stop after this many optimizer steps in total, checkpointing there (0 = no limit)");
+      ("max-steps", po::value(&raw.max_steps)->default_value(0), "stop after this many optimizer steps in total, checkpointing there (0 = no limit)")
+      ("precision", po::value(&raw.precision)->default_value(raw.precision), "f32 or bf16: the data type of the training GEMMs' inputs (bf16: oneDNN's bf16 matmul; outputs, master weights, Adam and checkpoints stay f32)");
   add_recipe_options(training, RecipeGroup::training, o, raw);
   po::options_description regular("Regularisation and augmentation (training images distorted on the fly)");
   regular.add_options()
@@ -181,6 +183,7 @@ void finish_options(const RawOptions& raw, TrainOptions& o) {
   Recipe& r = o.recipe;
   o.hidden = parse_widths("hidden", raw.hidden);
   r.lr_schedule = lr_schedule_parse(raw.schedule);
+  r.precision = precision_parse(raw.precision);
   r.reg.dropout = parse_rates("dropout", raw.dropout);
   if (r.reg.dropout.size() == 1) r.reg.dropout.assign(o.hidden.size(), r.reg.dropout[0]);
   if (r.reg.dropout.size() != o.hidden.size())

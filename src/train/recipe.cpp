@@ -146,6 +146,17 @@ LrSchedule schedule_from_proto(const TrainingState& t, const std::string& name) 
   fail(ErrorKind::checkpoint, name + ": unknown learning-rate schedule '" + t.lr_schedule() + "'");
 }
 
+GemmPrecision precision_to_proto(Precision p) { return p == Precision::bf16 ? GEMM_PRECISION_BF16 : GEMM_PRECISION_F32; }
+
+Precision precision_from_proto(const TrainingState& t, const std::string& name) {
+  switch (t.precision()) {
+    case GEMM_PRECISION_UNSPECIFIED:  // checkpoints older than field 27 trained in f32
+    case GEMM_PRECISION_F32: return Precision::f32;
+    case GEMM_PRECISION_BF16: return Precision::bf16;
+    default: fail(ErrorKind::checkpoint, name + ": unknown GEMM precision " + std::to_string(int(t.precision())));
+  }
+}
+
 }  // namespace
 
 const std::vector<RecipeSetting>& recipe_settings() { return kSettings; }
@@ -186,6 +197,7 @@ void recipe_override(Recipe& recorded, const Recipe& now, const std::set<std::st
     if (given.count(s.option)) std::visit([&](auto ref) { ref(recorded) = ref(from); }, s.ref);
   if (given.count("lr-schedule")) recorded.lr_schedule = now.lr_schedule;
   if (given.count("dropout")) recorded.reg.dropout = now.reg.dropout;
+  if (given.count("precision")) recorded.precision = now.precision;
 }
 
 void recipe_to_proto(const Recipe& r, Checkpoint* ck) {
@@ -195,6 +207,7 @@ void recipe_to_proto(const Recipe& r, Checkpoint* ck) {
   t->set_lr_schedule(lr_schedule_name(r.lr_schedule));  // for readers older than field 26
   t->mutable_dropout()->Add(r.reg.dropout.begin(), r.reg.dropout.end());
   t->set_preset(r.preset);
+  t->set_precision(precision_to_proto(r.precision));
 }
 
 Recipe recipe_from_proto(const Checkpoint& ck, const std::string& name) {
@@ -212,6 +225,7 @@ Recipe recipe_from_proto(const Checkpoint& ck, const std::string& name) {
   for (float d : r.reg.dropout)
     if (!(d >= 0 && d < 1)) fail(ErrorKind::checkpoint, name + ": invalid dropout rate");
   r.preset = t.preset();
+  r.precision = precision_from_proto(t, name);
   return r;
 }
 

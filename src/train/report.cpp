@@ -7,6 +7,7 @@
 
 #include "digitnet/core/checkpoint.hpp"
 #include "digitnet/core/error.hpp"
+#include "digitnet/core/precision.hpp"
 #include "digitnet/train/sharded_adam.hpp"
 
 namespace digitnet {
@@ -54,6 +55,11 @@ void Reporter::start(const TrainStart& start, int ranks, int threads, const LrPl
               B, B / W, (B + W - 1) / W, (unsigned long long)steps, (unsigned long long)s.epochs, plan.lr,
               lr_schedule_name(s.recipe.lr_schedule).c_str(), (unsigned long long)s.seed);
   if (!s.recipe.preset.empty()) std::printf("digitnet-train: preset %s\n", s.recipe.preset.c_str());
+  if (s.recipe.precision == Precision::bf16) {  // one line, and it says so when bf16 is not native
+    const std::string note = bf16_support_note();
+    std::printf("digitnet-train: bf16 GEMMs, f32 master weights and Adam%s%s\n", note.empty() ? " (native bf16)" : "; ",
+                note.c_str());
+  }
   if (!start.resumed_from.empty())
     std::printf("digitnet-train: resumed from %s at step %llu (epoch %llu, step %llu of it)\n",
                 start.resumed_from.c_str(), (unsigned long long)s.step, (unsigned long long)s.epoch + 1,

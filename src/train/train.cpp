@@ -137,6 +137,7 @@ struct Run {
     optimizer.load(state.adam);
     state.adam = AdamState{};
     model.set_regularization(state.recipe.reg);
+    model.set_precision(state.recipe.precision);
     plan.lr = recipe_lr_plan(state.recipe, state.batch_size, steps, state.epochs);
     for (const LayerSlice& l : mlp_layout(state.model.shape)) plan.decayed.emplace_back(l.weight_offset, l.bias_offset);
     plan.check_replicas = o.check_replicas;

@@ -1,10 +1,13 @@
 // One dense (fully connected) layer on oneDNN matmul primitives, forward
 // next to backward, and beside it the plain-loop reference the tests hold it
 // to. Layouts are plain row-major so the master weights that Adam updates and
-// checkpoints store are used in place, without reorders.
+// checkpoints store are used in place, without reorders. In bf16 the GEMM
+// inputs are bf16 copies of them (see precision.hpp); the outputs stay f32.
 #pragma once
 #include <cstddef>
 #include <memory>
+
+#include "digitnet/core/precision.hpp"
 
 namespace digitnet {
 
@@ -20,17 +23,22 @@ class Dense {
   bool relu() const { return relu_; }
 
   // src (B, IN), weight (OUT, IN), bias (OUT) -> dst (B, OUT) = act(src · weightᵀ + bias)
-  void forward(size_t batch, const float* src, const float* weight, const float* bias, float* dst);
+  // In bf16, src and weight are rounded to bf16 first; bias, ReLU and dst are f32.
+  void forward(size_t batch, const float* src, const float* weight, const float* bias, float* dst,
+               Precision precision = Precision::f32);
 
   // diff_dst (B, OUT) is the gradient w.r.t. this layer's output dst (B, OUT);
   // with ReLU it is masked in place by dst > 0. Writes diff_weight (OUT, IN),
-  // diff_bias (OUT) and, unless null, diff_src (B, IN).
+  // diff_bias (OUT) and, unless null, diff_src (B, IN), all f32. In bf16 the
+  // GEMMs take diff_dst rounded to bf16 and the bf16 src and weight of the
+  // forward call just before at this batch size (training calls them in that order).
   void backward(size_t batch, const float* src, const float* weight, const float* dst,
-                float* diff_dst, float* diff_src, float* diff_weight, float* diff_bias);
+                float* diff_dst, float* diff_src, float* diff_weight, float* diff_bias,
+                Precision precision = Precision::f32);
 
  private:
-  struct Primitives;  // oneDNN primitives for one batch size, created once and reused
-  Primitives& primitives_for(size_t batch);
+  struct Primitives;  // oneDNN primitives for one batch size and precision, created once and reused
+  Primitives& primitives_for(size_t batch, Precision precision);
 
   size_t in_, out_;
   bool relu_;

@@ -80,6 +80,11 @@ class Mlp {
 
   void set_regularization(const Regularization& reg);
 
+  // The GEMM inputs of loss_grad's forward and backward (f32 by default). predict
+  // and evaluate always run in f32 on the f32 master weights, as digitnet-score does.
+  void set_precision(Precision precision) { precision_ = precision; }
+  Precision precision() const { return precision_; }
+
   // Forward, softmax cross-entropy and backward over n samples x (n, inputs).
   // grads = scale * Σ per-sample gradients (overwritten; zero when n == 0).
   // Returns Σ per-sample losses and adds the number of correct argmax to *correct.
@@ -98,7 +103,7 @@ class Mlp {
 
  private:
   void ensure_batch(size_t n);
-  void forward(const float* x, size_t n, const DropoutDraw* draw = nullptr);
+  void forward(const float* x, size_t n, Precision precision, const DropoutDraw* draw = nullptr);
 
   MlpShape shape_;
   std::vector<LayerSlice> layout_;
@@ -107,6 +112,7 @@ class Mlp {
   std::vector<std::vector<float>> acts_;  // acts_[l] = output of layer l, (B, widths[l+1])
   std::vector<float> diff_a_, diff_b_;    // ping-pong buffers for gradients w.r.t. activations
   Regularization reg_;
+  Precision precision_ = Precision::f32;
   std::vector<std::vector<float>> drop_;  // drop_[l] = dropout factors of hidden layer l, (B, width)
   size_t capacity_ = 0;
 };

@@ -15,6 +15,7 @@
 
 #include "digitnet/core/model.hpp"
 #include "digitnet/core/optim.hpp"
+#include "digitnet/core/precision.hpp"
 #include "digitnet/train/augment.hpp"
 
 namespace digitnet {
@@ -34,6 +35,7 @@ struct Recipe {
   uint64_t eval_every = 1;    // score the test set every N epochs (and at the end)
   uint64_t early_stop = 0;    // stop after N evaluations without a better test accuracy (0: never)
   std::string preset;         // the preset it started from, for the record ("" = none)
+  Precision precision = Precision::f32;  // the training GEMMs' inputs (--precision)
 };
 
 // Where a setting's option appears in --help.
