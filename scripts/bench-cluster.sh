@@ -17,8 +17,10 @@
 # Environment: RATES (default "shm none 10gbit 1gbit"; none = unshaped veth),
 #   HOSTS (default "1 2 3"), THREADS (default 1), HIDDEN (512,512), BATCH (128),
 #   DATA (data/mnist), BUILD=0 skips the build, OUT (runs/bench-cluster.json: the
-#   measurements), EXCHANGE (allreduce: how the trainer exchanges gradients, for the
-#   model: allreduce, or rs-ag for reduce-scatter + allgather with sharded Adam).
+#   measurements), EXCHANGE (rs-ag: how the trainer exchanges gradients, for the
+#   model: rs-ag for reduce-scatter + allgather with sharded Adam, as digitnet-train
+#   does since the sharded optimizer; allreduce for measurements of older versions),
+#   WIRE (f32 or bf16: the trainer's --grad-wire).
 # Every host shares this machine's cores: with more ranks x threads than cores, the
 # ranks compete for CPU, which real hosts would not; the table says so.
 set -euo pipefail
@@ -31,7 +33,8 @@ hidden=${HIDDEN:-512,512}
 batch=${BATCH:-128}
 data=${DATA:-data/mnist}
 out=${OUT:-runs/bench-cluster.json}
-exchange=${EXCHANGE:-allreduce}
+exchange=${EXCHANGE:-rs-ag}
+wire=${WIRE:-f32}
 [[ $(id -u) == 0 ]] || { echo "bench-cluster.sh: needs root (network namespaces)" >&2; exit 1; }
 (( epochs >= 2 )) || { echo "bench-cluster.sh: EPOCHS must be at least 2 (epoch 1 is warm-up)" >&2; exit 1; }
 [[ $exchange == allreduce || $exchange == rs-ag ]] || { echo "bench-cluster.sh: EXCHANGE must be allreduce or rs-ag" >&2; exit 1; }
@@ -66,7 +69,7 @@ PY
 steps=$(( (60000 + batch - 1) / batch ))
 echo "== $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== 784-${hidden//,/-}-10, global batch $batch, $steps steps/epoch, gradient $(( grad_bytes / 1000 )) kB;" \
-     "$epochs epochs per run, median over epochs 2..$epochs; 1 rank x $threads thread(s) per host"
+     "$epochs epochs per run, median over epochs 2..$epochs; 1 rank x $threads thread(s) per host; --grad-wire $wire"
 printf '%-8s %5s %9s %10s %8s %10s %12s %15s %11s\n' link hosts s/epoch samples/s speedup allreduce "ms/step(ar)" \
   "MB/step(max tx)" "link floor"
 
@@ -76,7 +79,7 @@ printf '%-8s %5s %9s %10s %8s %10s %12s %15s %11s\n' link hosts s/epoch samples/
 for ((b = batch; b >= 1; b /= 2)); do
   "$tmp/digitnet-bench-gemm" --hidden "$hidden" --batch "$b" --threads "$threads" --reps 30 >"$tmp/gemm" 2>&1 ||
     { cat "$tmp/gemm" >&2; exit 1; }
-  fb=$(sed -n 's/^digitnet forward+backward: \([0-9.]*\) ms\/step.*/\1/p' "$tmp/gemm")
+  fb=$(sed -n 's/^digitnet forward+backward[^:]*: \([0-9.]*\) ms\/step.*/\1/p' "$tmp/gemm")
   adam=$(sed -n 's/^digitnet Adam step .*: \([0-9.]*\) ms\/step.*/\1/p' "$tmp/gemm")
   [[ -n $fb && -n $adam ]] || { echo "bench-cluster.sh: unexpected digitnet-bench-gemm output:" >&2; cat "$tmp/gemm" >&2; exit 1; }
   echo "$b $fb $adam" >>"$tmp/compute"
@@ -92,7 +95,7 @@ for rate in $rates; do
   for h in $hosts; do
     csv=$tmp/$rate-$h.csv
     common=("$tmp/digitnet-train" --data "$data" --hidden "$hidden" --batch-size "$batch" --epochs "$epochs"
-            --seed 1 --threads "$threads" --quiet --metrics "$csv")
+            --seed 1 --threads "$threads" --grad-wire "$wire" --quiet --metrics "$csv")
     maxtx=0
     if [[ $rate == shm ]]; then
       mpirun -np "$h" --oversubscribe --bind-to none "${common[@]}" >"$tmp/out" 2>&1 ||

@@ -4,13 +4,13 @@
 #  - the ranks really run in the three host namespaces;
 #  - the 3-host run completes and checkpoints;
 #  - the gradients crossed the virtual links: the byte counters of every host's link
-#    grew by at least the allreduce traffic that any algorithm must move. In an
-#    allreduce each rank must send (and receive) at least one full gradient: every
-#    element of its contribution, or of the sum it computed, has to leave it once.
-#    That is steps x 669,706 floats x 4 B = 2.68 MB per step per host. (Open MPI's
-#    tuned choice here, Rabenseifner, moves 1.0-2.6x that per host; a ring, 4/3x.);
+#    grew by at least the traffic that any allreduce algorithm must move. Each rank
+#    must send (and receive) at least one full gradient: every element of its
+#    contribution, or of the sum it computed, has to leave it once. That is steps x
+#    669,706 floats x 4 B = 2.68 MB per step per host. The sharded exchange (reduce-
+#    scatter, then allgather of the updated slices) moves 2 x (W-1)/W = 4/3 of that;
 #  - the final parameters equal those of the same run over shared memory (mpirun
-#    -np 3 without namespaces). They are bitwise equal: Open MPI picks the allreduce
+#    -np 3 without namespaces). They are bitwise equal: Open MPI picks the reduction
 #    algorithm, hence the order of the additions, from the communicator and message
 #    size, not from the transport. The check reports the differences if not.
 # The namespaces are this test's own (prefix dntest<PID>, state in its temp dir) and
