@@ -1,5 +1,6 @@
 #include "digitnet/score/score.hpp"
 #include "score_common.hpp"
+#include "digitnet/score/command_line.hpp"
 
 #include <omp.h>
 
@@ -9,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "digitnet/core/checkpoint.hpp"
 #include "digitnet/core/data.hpp"
@@ -42,26 +42,8 @@ ScoreOptions score_options_parse(int argc, const char* const* argv) {
       ("threads", po::value(&o.threads)->default_value(0), "threads (0 = all cores)")
       ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line)")
       ("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("checkpoint", po::value(&o.checkpoints)->composing(), "checkpoint files or directories");
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("checkpoint", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fail(ErrorKind::usage, e.what());
-  }
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << visible;
-    o.help = true;
-    o.help_text = ss.str();
-    return o;
-  }
+  o.help = command_line_parse(argc, argv, visible, po::value(&o.checkpoints)->composing(), -1, &o.help_text);
+  if (o.help) return o;
   if (o.checkpoints.empty()) fail(ErrorKind::usage, "no checkpoint given (a ckpt-*.pb file or a directory of them)");
   if (o.images.empty() && o.data_dir.empty())
     fail(ErrorKind::usage, "--data DIR (a labelled IDX test set) or --images PATH... is required");
