@@ -21,6 +21,10 @@ function clearDrawing() {
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   ink = null;
   bump();
+  const photo = el('photo');
+  if (photo.src) URL.revokeObjectURL(photo.src);
+  photo.removeAttribute('src');
+  el('file').value = '';
   showNothing('Draw something.');
   el('answer').dataset.seq = String(seq);
 }
