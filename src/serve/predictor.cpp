@@ -1,5 +1,6 @@
 #include "digitnet/serve/predictor.hpp"
 
+#include <malloc.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -31,6 +32,16 @@ nlohmann::json describe(const std::string& path, const ModelCheckpoint& snap) {
   j["test_accuracy_step"] = measured ? nlohmann::json(snap.test_accuracy_step) : nlohmann::json();
   return j;
 }
+
+// A large image leaves its decoder's freed memory in this thread's malloc arena,
+// and every request thread has its own: handed back at once, it cannot pile up.
+struct TrimAfterLargeImage {
+  int64_t pixels = 0;
+  ~TrimAfterLargeImage() {
+    if (pixels > kLargeImagePixels) malloc_trim(0);
+  }
+  static constexpr int64_t kLargeImagePixels = 4'000'000;
+};
 
 }  // namespace
 
@@ -86,7 +97,16 @@ nlohmann::json Predictor::predict(const std::string& bytes, bool read_number) {
     ~Lease() { owner.give_back(std::move(model)); }
   } lease{*this, take_model()};
   prepare_thread();
-  const std::vector<DigitImage> digits = recognise_preprocess(image_decode(bytes, "image"), pre_, read_number);
+  TrimAfterLargeImage trim;  // declared before the image: runs after it is freed
+  GrayImage image;
+  try {
+    image = image_decode(bytes, "image");
+  } catch (...) {
+    trim.pixels = TrimAfterLargeImage::kLargeImagePixels + 1;  // how much it took before failing is unknown
+    throw;
+  }
+  trim.pixels = int64_t(image.width) * image.height;
+  const std::vector<DigitImage> digits = recognise_preprocess(image, pre_, read_number);
   std::vector<const GrayImage*> views;
   for (const auto& d : digits) views.push_back(&d.pixels);
   const std::vector<float> probs = recognise_predict(*lease.model, snap_.spec, views);

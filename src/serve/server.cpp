@@ -2,6 +2,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -62,6 +63,11 @@ httplib::Server::HandlerResponse refuse_unbounded(const httplib::Request& req, h
     answer_error(res, 411, "send the body with a Content-Length (no chunked transfer encoding)");
     return httplib::Server::HandlerResponse::Handled;
   }
+  const std::string length = req.get_header_value("Content-Length");
+  if (length.empty() || length.size() > 18 || length.find_first_not_of("0123456789") != std::string::npos) {
+    answer_error(res, 400, "Content-Length is not a number of bytes");
+    return httplib::Server::HandlerResponse::Handled;
+  }
   const std::string encoding = req.get_header_value("Content-Encoding");
   if (!encoding.empty() && encoding != "identity") {
     answer_error(res, 415, "Content-Encoding " + encoding + " is not accepted: send the image file's bytes as they are");
@@ -91,8 +97,10 @@ void predict(Predictor& predictor, const ServeOptions& opts, std::atomic<int>& i
   }
   std::string body;
   bool too_big = false;
-  if (!read_body(read, opts.max_body, body, too_big))
+  if (!read_body(read, opts.max_body, body, too_big)) {
+    too_big = too_big || res.status == 413;  // cpp-httplib's own check of the Content-Length
     return answer_error(res, too_big ? 413 : 400, too_big ? "body over the upload limit" : "the body did not arrive whole");
+  }
   const std::string read_param = req.get_param_value("read");
   const bool read_number = read_param == "1" || read_param == "true";
   try {
@@ -156,13 +164,18 @@ void print_banner(const ServeOptions& opts, const Predictor& predictor, int port
 }  // namespace
 
 int serve_run(const ServeOptions& opts) {
-  Predictor predictor(opts.checkpoint, opts.preprocess, opts.threshold, opts.threads);
-  // SIGINT and SIGTERM stop the server from one thread of ours (blocked in every other thread).
+  // SIGINT and SIGTERM stop the server from one thread of ours. They are blocked
+  // first, so that every thread started later (OpenMP's, cpp-httplib's) inherits the mask.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // glibc gives each request thread a malloc arena of its own, and each keeps the
+  // peak of what a large image took in it; two arenas bound that (measured: RSS
+  // rose from 55 to 124 MiB over 3 rounds of the hostile test, and stays at 46 with two).
+  mallopt(M_ARENA_MAX, 2);
+  Predictor predictor(opts.checkpoint, opts.preprocess, opts.threshold, opts.threads);
 
   httplib::Server svr;
   std::atomic<int> in_flight{0};
