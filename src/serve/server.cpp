@@ -13,6 +13,7 @@
 #include "digitnet/core/error.hpp"
 #include "digitnet/serve/predictor.hpp"
 #include "digitnet/serve/serve.hpp"
+#include "gate.hpp"
 #include "page.hpp"
 #include "task_queue.hpp"
 
@@ -121,21 +122,18 @@ void add_routes(httplib::Server& svr, Predictor& predictor, const ServeOptions& 
   });
 }
 
+// Connections served at once: room beyond --max-in-flight to answer 503 and to serve the page.
+size_t connection_threads(const ServeOptions& opts) { return size_t(opts.max_in_flight) + 4; }
+
 void set_limits(httplib::Server& svr, const ServeOptions& opts) {
   svr.set_payload_max_length(opts.max_body);
   // One request per connection: a refused request's unread body is never taken for the next request.
   svr.set_keep_alive_max_count(1);
   svr.set_read_timeout(5);
   svr.set_write_timeout(5);
-  const size_t threads = size_t(opts.max_in_flight) + 4;  // room to answer 503 and to serve the page
+  const size_t threads = connection_threads(opts);
   svr.new_task_queue = [threads] { return new BoundedTaskQueue(threads, 4 * threads); };
   svr.set_pre_routing_handler(refuse_unbounded);
-  // A client announcing a too large body (curl does, with Expect: 100-continue) is told before sending it.
-  svr.set_expect_100_continue_handler([&opts](const httplib::Request& req, httplib::Response& res) {
-    if (req.get_header_value<uint64_t>("Content-Length") <= opts.max_body) return 100;
-    answer_error(res, 413, "body over the upload limit");
-    return 413;
-  });
   svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     answer_error(res, res.status, status_text(res.status));
@@ -181,21 +179,28 @@ int serve_run(const ServeOptions& opts) {
   std::atomic<int> in_flight{0};
   set_limits(svr, opts);
   add_routes(svr, predictor, opts, in_flight);
-  const int port = opts.port == 0 ? svr.bind_to_any_port(opts.host) : (svr.bind_to_port(opts.host, opts.port) ? opts.port : -1);
-  if (port < 0) fail(ErrorKind::usage, "cannot listen on " + opts.host + " port " + std::to_string(opts.port) + " (in use, or not an address of this machine)");
-  print_banner(opts, predictor, port);
+  // cpp-httplib listens on an internal loopback port; the gate, on the public one, in front of it.
+  const int backend_port = svr.bind_to_any_port("127.0.0.1");
+  if (backend_port < 0) fail(ErrorKind::runtime, "cannot listen on a loopback port");
+  Gate gate(opts.host, opts.port, backend_port, opts.max_body, connection_threads(opts));
+  print_banner(opts, predictor, gate.port());
 
   std::atomic<bool> stopping{false};
+  std::thread http([&] {
+    if (!svr.listen_after_bind() && !stopping) std::fprintf(stderr, "digitnet-serve: the internal HTTP socket failed\n");
+    gate.stop();
+  });
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     stopping = true;
-    svr.stop();
+    gate.stop();
   });
-  const bool listened = svr.listen_after_bind();
+  gate.run();
+  svr.stop();
+  http.join();
   if (!stopping) pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
-  if (!listened && !stopping) fail(ErrorKind::runtime, "the listening socket failed");
   std::printf("digitnet-serve: stopped\n");
   return 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """digitnet-serve against hostile requests: truncated files, huge declared
 dimensions, decompression bombs, random bytes, empty bodies, wrong content
-types, bodies over the limit, chunked and unframed bodies, long headers, idle
-connections. Each gets its status code with a one-line JSON error; the server
+types, bodies over the limit, chunked and unframed bodies, long and endless
+headers, idle connections. Each gets its status code with a one-line JSON error; the server
 stays alive; its memory does not grow from round to round; more requests than
 --max-in-flight get 503.
 Usage: hostile.py BIN_DIR MNIST_DIR MODEL_DIR"""
@@ -114,14 +114,15 @@ def raw_requests(port):
         ("Content-Length: -1", head + b"Content-Length: -1\r\n\r\n", 400),
         ("Content-Length: abc", head + b"Content-Length: abc\r\n\r\n", 400),
         ("announced 100 GB with Expect: 100-continue", head + b"Content-Length: 100000000000\r\nExpect: 100-continue\r\n\r\n", 413),
-        ("a 64 KiB header line", b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 65536 + b"\r\n", 400),
-        ("a 16 KiB request line", b"GET /" + b"a" * 16384 + b" HTTP/1.1\r\n\r\n", 414),
+        ("a 64 KiB header line", b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 65536 + b"\r\n", 431),
+        ("20 KiB of headers", b"GET / HTTP/1.1\r\n" + b"X-Many: a\r\n" * 2000 + b"\r\n", 431),
+        ("a 9 KiB request line", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
         ("GET /api/predict", b"GET /api/predict HTTP/1.1\r\n\r\n", 404),
         ("POST /api/model with a body", b"POST /api/model HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 404),
         ("PUT /api/predict", b"PUT /api/predict HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 404),
         ("an unknown page", b"GET /etc/passwd HTTP/1.1\r\n\r\n", 404),
         ("a path escaping the root", b"GET /../../etc/passwd HTTP/1.1\r\n\r\n", 404),
-        ("a line that is not HTTP", garbage + b"\r\n", 400),
+        ("a head that is not HTTP", garbage + b"\r\n\r\n", 400),
     ]
 
 
@@ -156,6 +157,23 @@ def one_round(server, bodies, verbose):
             print("ok: %-44s -> %d %s" % (name, status, body.decode().strip()))
         if not server.alive():
             fail("the server died on: " + name)
+
+
+def endless_header(server):
+    """A header line that never ends: cut off at 16 KiB, and the server's memory does not follow it."""
+    before, sent = server.rss_mib(), 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        try:
+            s.sendall(b"GET / HTTP/1.1\r\nX-Endless: ")
+            while sent < 256 * MIB:
+                s.sendall(b"a" * 65536)
+                sent += 65536
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            pass
+    after = server.rss_mib()
+    print("ok: an endless header line: cut off after %.1f MiB sent; RSS %.0f -> %.0f MiB" % (sent / MIB, before, after))
+    if sent >= 64 * MIB or after > before + 16 or not server.alive():
+        fail("an endless header line was read on: %d bytes sent, RSS %.0f -> %.0f MiB" % (sent, before, after))
 
 
 def idle_connections(server, count):
@@ -210,6 +228,7 @@ def main():
         for r in range(rounds):
             one_round(server, bodies, verbose=r == 0)
             rss.append(server.rss_mib())
+        endless_header(server)
         idle_connections(server, 25)
         rss.append(server.rss_mib())
         print("RSS (MiB) after a first request, after each of %d rounds of %d hostile requests, after idle connections: %s"
