@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -99,12 +100,11 @@ void linger_close(int client) {
   close(client);
 }
 
-int connect_backend(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+int connect_backend(const std::string& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
   if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
   if (fd >= 0) close(fd);
   return -1;
@@ -160,8 +160,8 @@ int listen_on(const std::string& host, int port, int* bound_port) {
 
 }  // namespace
 
-Gate::Gate(const std::string& host, int port, int backend_port, uint64_t max_body, size_t threads)
-    : backend_port_(backend_port), max_body_(max_body), threads_(threads) {
+Gate::Gate(const std::string& host, int port, std::string backend_socket, uint64_t max_body, size_t threads)
+    : backend_socket_(std::move(backend_socket)), max_body_(max_body), threads_(threads) {
   listen_fd_ = listen_on(host, port, &port_);
 }
 
@@ -183,7 +183,7 @@ void Gate::serve_connection(int client) {
     refuse(client, "413 Payload Too Large", "body over the upload limit");
     return linger_close(client);
   }
-  const int backend = connect_backend(backend_port_);
+  const int backend = connect_backend(backend_socket_);
   if (backend < 0) {
     refuse(client, "503 Service Unavailable", "the server is stopping");
     return linger_close(client);

@@ -5,8 +5,13 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <cstdio>
 #include <thread>
 
@@ -144,6 +149,20 @@ void set_limits(httplib::Server& svr, const ServeOptions& opts) {
   });
 }
 
+// A fresh directory only this user can enter, removed with what is in it.
+struct PrivateDir {
+  std::string path;
+  PrivateDir() {
+    char tmpl[] = "/tmp/digitnet-serve.XXXXXX";
+    if (!mkdtemp(tmpl)) fail(ErrorKind::runtime, std::string("cannot make a directory in /tmp: ") + std::strerror(errno));
+    path = tmpl;
+  }
+  ~PrivateDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 void print_banner(const ServeOptions& opts, const Predictor& predictor, int port) {
   const nlohmann::json& m = predictor.model_json();
   std::string accuracy = "no test accuracy recorded";
@@ -179,10 +198,13 @@ int serve_run(const ServeOptions& opts) {
   std::atomic<int> in_flight{0};
   set_limits(svr, opts);
   add_routes(svr, predictor, opts, in_flight);
-  // cpp-httplib listens on an internal loopback port; the gate, on the public one, in front of it.
-  const int backend_port = svr.bind_to_any_port("127.0.0.1");
-  if (backend_port < 0) fail(ErrorKind::runtime, "cannot listen on a loopback port");
-  Gate gate(opts.host, opts.port, backend_port, opts.max_body, connection_threads(opts));
+  // cpp-httplib listens on a Unix socket in a directory of our own (mode 0700, so
+  // only the gate and this user reach it); the gate, on the public address, in front of it.
+  const PrivateDir private_dir;
+  const std::string backend_socket = private_dir.path + "/http.sock";
+  svr.set_address_family(AF_UNIX);
+  if (!svr.bind_to_port(backend_socket, 80)) fail(ErrorKind::runtime, "cannot listen on " + backend_socket);
+  Gate gate(opts.host, opts.port, backend_socket, opts.max_body, connection_threads(opts));
   print_banner(opts, predictor, gate.port());
 
   std::atomic<bool> stopping{false};

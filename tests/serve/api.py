@@ -90,6 +90,15 @@ def check_model(server, checkpoint):
     print("ok: GET /api/model: %s" % json.dumps(m))
 
 
+def check_loopback_only(port):
+    """By default the server listens on 127.0.0.1 only (/proc/net/tcp: local address 0100007F, state 0A)."""
+    listening = [line.split()[1] for name in ("/proc/net/tcp", "/proc/net/tcp6") for line in open(name).readlines()[1:]
+                 if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port]
+    if listening != ["0100007F:%04X" % port]:
+        fail("port %d is listened on at %s, expected 127.0.0.1 only" % (port, listening))
+    print("ok: listening on 127.0.0.1:%d only" % port)
+
+
 def main():
     bin_dir, mnist_dir, model_dir = sys.argv[1:4]
     checkpoint = newest_checkpoint(model_dir)
@@ -100,6 +109,7 @@ def main():
         files += [os.path.join(tmp, "text.png"), os.path.join(tmp, "blank.jpg")]
         server = Server(bin_dir, model_dir)  # a directory: its newest checkpoint
         try:
+            check_loopback_only(server.port)
             check_model(server, checkpoint)
             for path in files:
                 print("ok: " + compare(server, bin_dir, checkpoint, path))
