@@ -84,9 +84,11 @@ el('clear').addEventListener('click', clearDrawing);
 // ---- asking the server: one request at a time, the newest drawing last ----
 let timer = null, busy = false;
 
+// While the pen moves, a read every 200 ms at most; when it is lifted, one at once.
 function schedule(ms) {
+  if (timer !== null && ms > 0) return;
   clearTimeout(timer);
-  timer = setTimeout(readDrawing, ms);
+  timer = setTimeout(() => { timer = null; readDrawing(); }, ms);
 }
 
 async function readDrawing() {
