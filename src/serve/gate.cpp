@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -188,8 +189,9 @@ void Gate::serve_connection(int client) {
     refuse(client, "503 Service Unavailable", "the server is stopping");
     return linger_close(client);
   }
-  const size_t head_end = head.find("\r\n\r\n") + 4;
-  const uint64_t body_left = uint64_t(std::max<int64_t>(length, 0)) - std::min<uint64_t>(head.size() - head_end, uint64_t(std::max<int64_t>(length, 0)));
+  const uint64_t declared = uint64_t(std::max<int64_t>(length, 0));
+  const uint64_t came_along = head.size() - (head.find("\r\n\r\n") + 4);  // body bytes read with the head
+  const uint64_t body_left = declared > came_along ? declared - came_along : 0;
   if (send_all(backend, head.data(), head.size())) relay(client, backend, body_left);
   close(backend);
   linger_close(client);
