@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package digitnet needs to build, test and run.
-# Usage: scripts/install-deps.sh [--peers] [--eval] [--fuzz]
+# Usage: scripts/install-deps.sh [--peers] [--eval] [--fuzz] [--browser]
 # Idempotent and non-interactive: packages already present are skipped, so a
 # second run costs a dpkg query and nothing else.
 set -euo pipefail
@@ -15,6 +15,7 @@ packages=(
   libboost-program-options-dev              # command line + config files
   libgtest-dev                              # unit tests
   nlohmann-json3-dev                        # --json output of the scorer
+  libcpp-httplib-dev                        # HTTP server of digitnet-serve (cpp-httplib 0.11.4)
   zlib1g-dev                                # crc32, .gz IDX files
   libpng-dev libturbojpeg0-dev libleptonica-dev  # image files: PNG, JPEG; BMP, PGM/PPM (digitnet-score --images)
   python3-matplotlib python3-pandas python3-pil  # pictures (scripts/plot_*.py); test images (tests/e2e)
@@ -25,7 +26,8 @@ packages=(
 
 # Optional groups, by argument: --peers adds PyTorch for the peer comparison of
 # scripts/bench.sh (about 230 packages, so not part of the default set); --eval
-# adds what scripts/eval-images.sh needs; --fuzz what scripts/fuzz.sh needs.
+# adds what scripts/eval-images.sh needs; --fuzz what scripts/fuzz.sh needs;
+# --browser a headless Chromium for the page test of digitnet-serve (scripts/test.sh passes it).
 for arg in "$@"; do
   case $arg in
     --peers) packages+=(python3-torch libopenblas0-pthread) ;;  # without OpenBLAS, torch runs on reference BLAS (10x slower)
@@ -35,7 +37,8 @@ for arg in "$@"; do
     # --fuzz: clang 14 with libFuzzer (libclang-rt-14-dev holds libclang_rt.fuzzer), OpenMP for
     # clang (the core library's link needs it), llvm-symbolizer for sanitizer reports
     --fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;
-    *) echo "install-deps: unknown argument $arg (expected --peers, --eval or --fuzz)" >&2; exit 2 ;;
+    --browser) packages+=(chromium chromium-driver python3-selenium) ;;
+    *) echo "install-deps: unknown argument $arg (expected --peers, --eval, --fuzz or --browser)" >&2; exit 2 ;;
   esac
 done
 

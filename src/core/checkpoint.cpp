@@ -167,6 +167,12 @@ ModelCheckpoint model_checkpoint_load(const std::string& path) {
   m.spec = model_from_proto(ck, path, &m.params);
   m.step = ck.training().step();
   m.epoch = ck.training().epoch();
+  for (auto it = ck.history().rbegin(); it != ck.history().rend(); ++it)
+    if (!std::isnan(it->test_accuracy())) {
+      m.test_accuracy = it->test_accuracy();
+      m.test_accuracy_step = it->step();
+      break;
+    }
   return m;
 }
 

@@ -135,8 +135,11 @@ bool image_has_known_extension(const std::string& path) {
 }
 
 GrayImage image_read(const std::string& path) {
+  return image_decode(file_read_all(path, kMaxFileBytes, ErrorKind::data), path);
+}
+
+GrayImage image_decode(const std::string& bytes, const std::string& path) {
   silence_leptonica();
-  const std::string bytes = file_read_all(path, kMaxFileBytes, ErrorKind::data);
   if (bytes.empty()) bad(path, "empty file");
   const auto* data = reinterpret_cast<const l_uint8*>(bytes.data());
   l_int32 format = IFF_UNKNOWN;

@@ -5,13 +5,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <numeric>
 
 #include "digitnet/core/checkpoint.hpp"
 #include "digitnet/core/error.hpp"
 #include "digitnet/image/image.hpp"
 #include "digitnet/core/model.hpp"
 #include "digitnet/image/preprocess.hpp"
+#include "digitnet/score/recognise.hpp"
 #include "digitnet/score/score.hpp"
 #include "score_common.hpp"
 
@@ -78,16 +78,9 @@ std::vector<ImageFile> collect(const std::vector<std::string>& inputs, uint32_t 
   return files;
 }
 
-std::vector<uint32_t> ranked(const float* probs, uint32_t classes) {
-  std::vector<uint32_t> order(classes);
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return probs[a] > probs[b]; });
-  return order;
-}
-
 nlohmann::json top_json(const float* probs, uint32_t classes) {
   nlohmann::json top = nlohmann::json::array();
-  const auto order = ranked(probs, classes);
+  const auto order = recognise_ranked(probs, classes);
   for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k)
     top.push_back({{"class", order[k]}, {"probability", probs[order[k]]}});
   return top;
@@ -95,7 +88,7 @@ nlohmann::json top_json(const float* probs, uint32_t classes) {
 
 std::string top_text(const float* probs, uint32_t classes) {
   std::string out;
-  const auto order = ranked(probs, classes);
+  const auto order = recognise_ranked(probs, classes);
   for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%s%u %5.1f%%", k ? "  " : "", order[k], 100.0 * probs[order[k]]);
@@ -187,7 +180,7 @@ void print_csv_row(const Recognised& r, const Reading& reading, bool read_number
     return;
   }
   const float* p = r.probs.data();
-  const auto order = ranked(p, classes);
+  const auto order = recognise_ranked(p, classes);
   std::printf("%s,%s,%u,%.6f,%d,%u,%.6f,%u,%.6f\n", csv_quote(r.file.path).c_str(),
               r.file.label >= 0 ? std::to_string(r.file.label).c_str() : "", order[0], p[order[0]],
               int(reading.uncertain), order.size() > 1 ? order[1] : 0, order.size() > 1 ? p[order[1]] : 0.f,
@@ -230,15 +223,10 @@ void print_summary(const ScoreOptions& opts, const std::string& ckpt, const Mode
 int score_images(const ScoreOptions& opts) {
   if (opts.checkpoints.size() != 1)
     fail(ErrorKind::usage, "--images takes one checkpoint (a file, or a directory: its newest checkpoint)");
-  std::string ckpt = opts.checkpoints[0];
-  std::error_code ec;
-  if (fs::is_directory(ckpt, ec)) ckpt = score_checkpoint_files({ckpt}).back();
+  const std::string ckpt = recognise_checkpoint_file(opts.checkpoints[0]);
   const ModelCheckpoint snap = model_checkpoint_load(ckpt);
   const uint32_t classes = snap.spec.shape.classes;
-  PreprocessOptions pre;
-  pre.rows = int(snap.spec.rows);
-  pre.cols = int(snap.spec.cols);
-  pre.mode = preprocess_mode_parse(opts.preprocess);
+  const PreprocessOptions pre = recognise_preprocess_options(snap.spec, opts.preprocess);
   create_output_directory(opts.save_preprocessed);
 
   std::vector<Recognised> failed_early;
@@ -268,11 +256,7 @@ Recognised recognise(const ImageFile& file, const PreprocessOptions& pre, bool r
   Recognised r;
   r.file = file;
   try {
-    const GrayImage img = image_read(file.path);
-    if (read_number)
-      r.digits = preprocess_number(img, pre);
-    else
-      r.digits.push_back(preprocess_digit(img, pre));
+    r.digits = recognise_preprocess(image_read(file.path), pre, read_number);
   } catch (const Error& e) {
     const std::string what = e.what();
     r.error = what.rfind(file.path + ": ", 0) == 0 ? what.substr(file.path.size() + 2) : what;
@@ -295,19 +279,12 @@ std::vector<Recognised> recognise_all(const std::vector<ImageFile>& files, const
 // digits' probabilities.
 void predict_all(const ModelCheckpoint& snap, std::vector<Recognised>& all) {
   const uint32_t classes = snap.spec.shape.classes;
-  Dataset batch;
-  batch.rows = snap.spec.rows;
-  batch.cols = snap.spec.cols;
-  batch.num_classes = classes;
+  std::vector<const GrayImage*> views;
   for (const auto& r : all)
-    for (const auto& d : r.digits) {
-      batch.images.insert(batch.images.end(), d.pixels.pixels.begin(), d.pixels.pixels.end());
-      batch.labels.push_back(uint8_t(std::max(r.file.label, 0)));
-    }
-  batch.count = batch.labels.size();
+    for (const auto& d : r.digits) views.push_back(&d.pixels);
   Mlp model(snap.spec.shape);
   model.params() = snap.params;
-  const std::vector<float> probs = model.predict_dataset(batch, snap.spec.input, Range{0, batch.count});
+  const std::vector<float> probs = recognise_predict(model, snap.spec, views);
   size_t next = 0;
   for (auto& r : all) {
     r.probs.assign(probs.begin() + long(next * classes), probs.begin() + long((next + r.digits.size()) * classes));

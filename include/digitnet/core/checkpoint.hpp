@@ -4,6 +4,7 @@
 // to train/ (train/snapshot.hpp), each part reading and writing its own fields.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ struct ModelCheckpoint {
   ModelSpec spec;
   std::vector<float> params;  // flat, mlp_layout order
   uint64_t step = 0, epoch = 0;
+  // The newest test accuracy its training history recorded (fraction 0-1), and the
+  // step it was measured at; NaN when no epoch was evaluated.
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();
+  uint64_t test_accuracy_step = 0;
 };
 ModelCheckpoint model_checkpoint_load(const std::string& path);
 

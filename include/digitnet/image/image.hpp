@@ -22,6 +22,9 @@ constexpr int64_t kMaxImagePixels = 64LL * 1000 * 1000;
 // Throws Error(data) naming the file for anything that is not a whole, sane image.
 GrayImage image_read(const std::string& path);
 
+// The same for an image already in memory (an upload); errors name it `name`.
+GrayImage image_decode(const std::string& bytes, const std::string& name);
+
 // True when the file name ends in an image extension the reader knows (case-insensitive).
 bool image_has_known_extension(const std::string& path);
 
