@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "digitnet/core/data.hpp"
@@ -69,6 +70,30 @@ TEST(Collectives, DisagreementIsDetectedNotHung) {
   if (world->size() < 2) GTEST_SKIP() << "needs at least 2 ranks";
   EXPECT_FALSE(world->all_equal(world->rank() == world->size() - 1 ? 1u : 0u)) ;
   EXPECT_TRUE(world->all_equal(42u));
+}
+
+TEST(Collectives, GatherBringsEveryRanksTextInRankOrder) {
+  const int W = world->size(), r = world->rank();
+  const std::string mine = r == 1 ? "" : std::string(size_t(r) * 1000 + 3, char('a' + r));  // rank 1 sends nothing
+  const std::vector<std::string> all = world->gather(mine, 0);
+  if (r != 0) {
+    EXPECT_TRUE(all.empty());
+    return;
+  }
+  ASSERT_EQ(all.size(), size_t(W));
+  for (int q = 0; q < W; ++q)
+    EXPECT_EQ(all[size_t(q)], q == 1 ? "" : std::string(size_t(q) * 1000 + 3, char('a' + q))) << "rank " << q;
+}
+
+// The ranks of this test share one host, hence one steady_clock: the estimated
+// offset must be zero up to half a round trip (microseconds; 5 ms under heavy load).
+TEST(Collectives, SteadyClockOffsetIsZeroOnOneHost) {
+  const int64_t offset = world->steady_clock_offset_ns();
+  if (world->rank() == 0) {
+    EXPECT_EQ(offset, 0);
+  }
+  EXPECT_LT(std::llabs(offset), 5'000'000LL) << "rank " << world->rank();
+  if (world->rank() == 1) std::printf("steady_clock offset of rank 1 to rank 0, one host: %lld ns\n", (long long)offset);
 }
 
 // W ranks with global batch B train the same model as 1 rank with batch B: the

@@ -127,15 +127,27 @@ void Mlp::forward(const float* x, size_t n, const DropoutDraw* draw) {
 
 double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
                       const DropoutDraw* draw) {
+  const double loss = forward_loss(x, labels, n, scale, correct, draw);
+  backward(x, n, draw);
+  return loss;
+}
+
+// Leaves the gradient w.r.t. the logits in diff_a_ for backward.
+double Mlp::forward_loss(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
+                         const DropoutDraw* draw) {
+  if (n == 0) return 0.0;
+  forward(x, n, draw);
+  return softmax_xent(acts_.back().data(), labels, n, shape_.classes, scale, diff_a_.data(), nullptr, correct,
+                      reg_.label_smoothing);
+}
+
+void Mlp::backward(const float* x, size_t n, const DropoutDraw* draw) {
   if (n == 0) {  // a rank without samples in this batch contributes zero
     std::fill(grads_.begin(), grads_.end(), 0.f);
-    return 0.0;
+    return;
   }
-  forward(x, n, draw);
   float* diff = diff_a_.data();   // gradient w.r.t. the current layer's output
   float* spare = diff_b_.data();  // receives the gradient w.r.t. its input
-  const double loss = softmax_xent(acts_.back().data(), labels, n, shape_.classes, scale, diff, nullptr, correct,
-                                   reg_.label_smoothing);
   for (size_t l = layers_.size(); l-- > 0;) {
     const LayerSlice& s = layout_[l];
     if (draw && l < reg_.dropout.size() && reg_.dropout[l] > 0) {  // through the dropout factors
@@ -148,7 +160,6 @@ double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float sca
                         &grads_[s.weight_offset], &grads_[s.bias_offset]);
     std::swap(diff, spare);
   }
-  return loss;
 }
 
 void Mlp::predict(const float* x, size_t n, float* probs) {

@@ -12,11 +12,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "digitnet/core/error.hpp"
 
 namespace digitnet {
+
+namespace {
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 // A thread that watches the collective this rank is in. MPI cannot time out a
 // blocking collective itself, and a dead or SIGSTOPped peer would otherwise
@@ -35,21 +43,17 @@ class World::Watchdog {
   }
   void enter(const char* what) {
     what_.store(what);
-    since_.store(now_ns());
+    since_.store(steady_ns());
   }
   void leave() { since_.store(0); }
 
  private:
-  static int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
   void run() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) {
       const int64_t since = since_.load();
       if (since == 0) continue;
-      const double waited = double(now_ns() - since) * 1e-9;
+      const double waited = double(steady_ns() - since) * 1e-9;
       if (waited < timeout_) continue;
       char host[256] = {};
       gethostname(host, sizeof host - 1);
@@ -182,6 +186,64 @@ bool World::all_equal(uint64_t value) {
   allreduce_chunks(&lo, 1, MPI_UINT64_T, MPI_MIN);
   allreduce_chunks(&hi, 1, MPI_UINT64_T, MPI_MAX);
   return lo == hi;
+}
+
+std::vector<std::string> World::gather(const std::string& mine, int root) {
+  CollectiveScope scope(*this, "MPI_Gatherv");
+  if (mine.size() > size_t(INT_MAX)) fail(ErrorKind::runtime, "MPI_Gatherv: over 2 GB from one rank");
+  const int count = int(mine.size());
+  std::vector<int> counts(rank_ == root ? size_t(size_) : 0), offsets(counts.size());
+  check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Gather");
+  std::string all;
+  if (rank_ == root) {
+    size_t total = 0;
+    for (size_t r = 0; r < counts.size(); ++r) {
+      if (total > size_t(INT_MAX) - size_t(counts[r])) fail(ErrorKind::runtime, "MPI_Gatherv: over 2 GB in all");
+      offsets[r] = int(total);
+      total += size_t(counts[r]);
+    }
+    all.resize(total);
+  }
+  check(MPI_Gatherv(mine.data(), count, MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR, root,
+                    MPI_COMM_WORLD),
+        "MPI_Gatherv");
+  std::vector<std::string> parts;
+  for (size_t r = 0; r < counts.size(); ++r) parts.push_back(all.substr(size_t(offsets[r]), size_t(counts[r])));
+  return parts;
+}
+
+int64_t World::steady_clock_offset_ns() {
+  CollectiveScope scope(*this, "clock offset (MPI_Send/MPI_Recv)");
+  constexpr int kRounds = 20, kTag = 7301;
+  int64_t offset = 0;
+  if (rank_ != 0) {
+    // Answer each of rank 0's pings with the time it arrived, then learn the verdict.
+    for (int k = 0; k < kRounds; ++k) {
+      int64_t ping = 0;
+      check(MPI_Recv(&ping, 1, MPI_INT64_T, 0, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+      const int64_t arrived = steady_ns();
+      check(MPI_Send(&arrived, 1, MPI_INT64_T, 0, kTag, MPI_COMM_WORLD), "MPI_Send");
+    }
+    check(MPI_Recv(&offset, 1, MPI_INT64_T, 0, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    return offset;
+  }
+  for (int r = 1; r < size_; ++r) {
+    int64_t best_trip = INT64_MAX;
+    for (int k = 0; k < kRounds; ++k) {
+      const int64_t sent = steady_ns();
+      int64_t theirs = 0;
+      check(MPI_Send(&sent, 1, MPI_INT64_T, r, kTag, MPI_COMM_WORLD), "MPI_Send");
+      check(MPI_Recv(&theirs, 1, MPI_INT64_T, r, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+      const int64_t back = steady_ns();
+      // Their reading was taken between `sent` and `back`: assume the middle.
+      if (back - sent < best_trip) {
+        best_trip = back - sent;
+        offset = theirs - (sent + back) / 2;
+      }
+    }
+    check(MPI_Send(&offset, 1, MPI_INT64_T, r, kTag, MPI_COMM_WORLD), "MPI_Send");
+  }
+  return 0;
 }
 
 void World::abort(int status) {

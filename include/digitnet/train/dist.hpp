@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace digitnet {
 
@@ -33,6 +34,13 @@ class World {
   void allreduce_max(uint64_t* data, size_t n);  // element-wise, in place
   // True on every rank iff `value` is the same on every rank.
   bool all_equal(uint64_t value);
+  // Every rank's `mine`, in rank order, on `root` (empty elsewhere).
+  std::vector<std::string> gather(const std::string& mine, int root);
+  // This rank's steady_clock minus rank 0's, in nanoseconds (0 on rank 0); every
+  // rank together. Estimated by ping-pong with rank 0 (Cristian's algorithm):
+  // the round trip with the shortest time bounds the error by half of it, a few
+  // microseconds on one host, tens across hosts over TCP.
+  int64_t steady_clock_offset_ns();
   // Ends every rank of the job now, with this exit status.
   [[noreturn]] void abort(int status);
 
