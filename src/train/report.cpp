@@ -106,7 +106,7 @@ void Reporter::timeline(const TimelineWritten& w) {
     std::fprintf(stderr, "digitnet-train: warning: timeline: a rank's buffer of %zu events was full: %llu later spans "
                  "were not recorded (trace fewer steps with --max-steps)\n",
                  kTimelineCapacity, (unsigned long long)w.dropped);
-  if (!speak_) return;
+  if (!write_) return;  // a last line, as "done": also with --quiet
   std::printf("digitnet-train: timeline: %llu spans of %s in %s (%.1f MB, gathered and written in %.0f ms)\n",
               (unsigned long long)w.events, w.ranks > 1 ? "every rank" : "rank 0", opts_.timeline_path.c_str(),
               double(w.bytes) / 1e6, 1e3 * w.seconds);

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "digitnet/core/error.hpp"
 #include "digitnet/train/dist.hpp"
@@ -85,7 +87,13 @@ void file_write(const std::string& path, const std::string& text) {
 }  // namespace
 
 Timeline::Timeline(size_t capacity)
-    : capacity_(capacity), events_(new TimelineEvent[capacity]), zero_ns_(steady_now_ns()) {}
+    : capacity_(capacity),
+      events_(static_cast<TimelineEvent*>(std::malloc(std::max<size_t>(1, capacity) * sizeof(TimelineEvent)))),
+      zero_ns_(steady_now_ns()) {
+  if (!events_) fail(ErrorKind::runtime, "--timeline: no memory for " + std::to_string(capacity) + " events");
+}
+
+void Timeline::Free::operator()(TimelineEvent* p) const { std::free(p); }
 
 // Clocks: each rank reads its own steady_clock (one clock on one host, an
 // unrelated one on each other host). World::steady_clock_offset_ns estimates
@@ -100,7 +108,7 @@ Timeline::Timeline(World& world, size_t capacity) : Timeline(capacity) {
 void Timeline::record(const char* name, TimelineTrack track, int64_t begin_ns, int64_t end_ns,
                       const TimelineArgs& args) {
   const size_t slot = next_.fetch_add(1, std::memory_order_relaxed);
-  if (slot < capacity_) events_[slot] = TimelineEvent{begin_ns, end_ns, name, track, args};
+  if (slot < capacity_) new (&events_[slot]) TimelineEvent{begin_ns, end_ns, name, track, args};
 }
 
 size_t Timeline::size() const { return std::min(next_.load(), capacity_); }
