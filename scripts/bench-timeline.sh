@@ -4,7 +4,8 @@
 # Prints each run's median seconds/epoch (epochs 2.., the first is warm-up), the
 # median of the pairs' ratios, and the trace's size.
 # Usage: scripts/bench-timeline.sh [ROUNDS] [EPOCHS]   (default 5 rounds of 3 epochs)
-# Environment: NP (ranks, default 2), HIDDEN (512,512), BATCH (128), DATA (data/mnist).
+# Environment: NP (ranks, default 2), HIDDEN (512,512), BATCH (128), DATA (data/mnist),
+# LIMIT (train on the first LIMIT images only; default 0: all 60,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -19,7 +20,8 @@ trap 'rm -rf "$tmp"' EXIT
 run() {  # run NAME [EXTRA OPTIONS]: one training run, its metrics in $tmp/NAME.csv
   local name=$1; shift
   mpirun -np "$np" --oversubscribe --bind-to none build/digitnet-train --data "$data" --hidden "${HIDDEN:-512,512}" \
-    --batch-size "${BATCH:-128}" --epochs "$epochs" --seed 1 --quiet --metrics "$tmp/$name.csv" "$@" >"$tmp/$name.log"
+    --batch-size "${BATCH:-128}" --train-limit "${LIMIT:-0}" --epochs "$epochs" --seed 1 --quiet \
+    --metrics "$tmp/$name.csv" "$@" >"$tmp/$name.log"
 }
 
 echo "== $np ranks, $epochs epochs per run, $rounds rounds (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -52,6 +52,9 @@ TEST(Timeline, SpansBecomeCompleteEventsInMicroseconds) {
   const json* sort = metadata(events, "process_sort_index");
   ASSERT_NE(sort, nullptr);
   EXPECT_EQ((*sort)["args"]["sort_index"], 3);
+  const json* labels = metadata(events, "process_labels");
+  ASSERT_NE(labels, nullptr);
+  EXPECT_EQ((*labels)["args"]["clock_error_us"], 0) << "a timeline of one process is its own reference";
   const json* thread = metadata(events, "thread_name", 0);
   ASSERT_NE(thread, nullptr);
   EXPECT_EQ((*thread)["args"]["name"], "main");

@@ -212,38 +212,72 @@ std::vector<std::string> World::gather(const std::string& mine, int root) {
   return parts;
 }
 
-int64_t World::steady_clock_offset_ns() {
+namespace {
+
+constexpr int kClockTag = 7301;
+
+// True if world rank 0 runs on this rank's node (shares memory with it).
+bool shares_node_with_rank0(int rank) {
+  MPI_Comm node;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  int lowest = rank;
+  const int rc = MPI_Allreduce(&rank, &lowest, 1, MPI_INT, MPI_MIN, node);
+  MPI_Comm_free(&node);
+  check(rc, "MPI_Allreduce");
+  return lowest == 0;
+}
+
+// Rank 0's side of the ping-pong with rank r: rounds go on until one round trip
+// is short (a loaded machine delays most of them), but at least kMinRounds and
+// for at most kMaxNs; then r learns its offset and the error bound.
+void clock_ping(int r) {
+  constexpr int kMinRounds = 10, kMaxRounds = 2000;
+  constexpr int64_t kShortTripNs = 20'000, kMaxNs = 500'000'000;
+  int64_t best_trip = INT64_MAX, verdict[2] = {0, 0};  // offset, error
+  const int64_t started = steady_ns();
+  for (int k = 0; k < kMaxRounds; ++k) {
+    if (k >= kMinRounds && (best_trip <= kShortTripNs || steady_ns() - started > kMaxNs)) break;
+    const int64_t sent = steady_ns(), ping = 1;
+    int64_t theirs = 0;
+    check(MPI_Send(&ping, 1, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+    check(MPI_Recv(&theirs, 1, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    const int64_t back = steady_ns();
+    if (back - sent < best_trip) {  // their reading was taken between `sent` and `back`: assume the middle
+      best_trip = back - sent;
+      verdict[0] = theirs - (sent + back) / 2;
+      verdict[1] = (best_trip + 1) / 2;
+    }
+  }
+  const int64_t done = 0;
+  check(MPI_Send(&done, 1, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+  check(MPI_Send(verdict, 2, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+}
+
+// The other side: answers each ping with the time it arrived; a 0 ping ends the rounds.
+ClockOffset clock_answer_pings() {
+  for (int64_t ping = 1; ping != 0;) {
+    check(MPI_Recv(&ping, 1, MPI_INT64_T, 0, kClockTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    const int64_t arrived = steady_ns();
+    if (ping) check(MPI_Send(&arrived, 1, MPI_INT64_T, 0, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+  }
+  int64_t verdict[2];
+  check(MPI_Recv(verdict, 2, MPI_INT64_T, 0, kClockTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+  return {verdict[0], verdict[1]};
+}
+
+}  // namespace
+
+ClockOffset World::steady_clock_offset(bool measure_on_node) {
   CollectiveScope scope(*this, "clock offset (MPI_Send/MPI_Recv)");
-  constexpr int kRounds = 20, kTag = 7301;
-  int64_t offset = 0;
-  if (rank_ != 0) {
-    // Answer each of rank 0's pings with the time it arrived, then learn the verdict.
-    for (int k = 0; k < kRounds; ++k) {
-      int64_t ping = 0;
-      check(MPI_Recv(&ping, 1, MPI_INT64_T, 0, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
-      const int64_t arrived = steady_ns();
-      check(MPI_Send(&arrived, 1, MPI_INT64_T, 0, kTag, MPI_COMM_WORLD), "MPI_Send");
-    }
-    check(MPI_Recv(&offset, 1, MPI_INT64_T, 0, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
-    return offset;
-  }
-  for (int r = 1; r < size_; ++r) {
-    int64_t best_trip = INT64_MAX;
-    for (int k = 0; k < kRounds; ++k) {
-      const int64_t sent = steady_ns();
-      int64_t theirs = 0;
-      check(MPI_Send(&sent, 1, MPI_INT64_T, r, kTag, MPI_COMM_WORLD), "MPI_Send");
-      check(MPI_Recv(&theirs, 1, MPI_INT64_T, r, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
-      const int64_t back = steady_ns();
-      // Their reading was taken between `sent` and `back`: assume the middle.
-      if (back - sent < best_trip) {
-        best_trip = back - sent;
-        offset = theirs - (sent + back) / 2;
-      }
-    }
-    check(MPI_Send(&offset, 1, MPI_INT64_T, r, kTag, MPI_COMM_WORLD), "MPI_Send");
-  }
-  return 0;
+  // On rank 0's node every rank reads the very same clock (CLOCK_MONOTONIC, one
+  // per kernel): nothing to estimate, and a loaded machine would only blur it.
+  const int measure = measure_on_node || !shares_node_with_rank0(rank_) ? 1 : 0;
+  std::vector<int> measured(rank_ == 0 ? size_t(size_) : 0);
+  check(MPI_Gather(&measure, 1, MPI_INT, measured.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
+  if (rank_ != 0) return measure ? clock_answer_pings() : ClockOffset{};
+  for (int r = 1; r < size_; ++r)
+    if (measured[size_t(r)]) clock_ping(r);
+  return {};
 }
 
 void World::abort(int status) {

@@ -40,10 +40,17 @@ std::string json_string(const std::string& text) {
 const char* track_name(TimelineTrack track) { return track == TimelineTrack::prefetch ? "prefetch" : "main"; }
 
 // {"name":"process_name","ph":"M","pid":R,...}: the rank's and its threads' labels.
-void metadata_append(std::string& out, int rank, const std::string& host, bool prefetch) {
+// The label shows how well this rank's clock is aligned to rank 0's.
+void metadata_append(std::string& out, int rank, const std::string& host, bool prefetch, int64_t clock_error_ns) {
   const std::string pid = std::to_string(rank);
   out += "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"args\":{\"name\":" +
          json_string("rank " + pid + " (" + host + ")") + "}}";
+  char labels[160];
+  std::snprintf(labels, sizeof labels,
+                ",\n{\"name\":\"process_labels\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"labels\":\"clock within "
+                "%.1f us of rank 0's\",\"clock_error_us\":%.3f}}",
+                rank, double(clock_error_ns) * 1e-3, double(clock_error_ns) * 1e-3);
+  out += labels;
   out += ",\n{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":" + pid + ",\"args\":{\"sort_index\":" + pid + "}}";
   for (const TimelineTrack t : {TimelineTrack::main, TimelineTrack::prefetch}) {
     if (t == TimelineTrack::prefetch && !prefetch) continue;
@@ -95,14 +102,16 @@ Timeline::Timeline(size_t capacity)
 
 void Timeline::Free::operator()(TimelineEvent* p) const { std::free(p); }
 
-// Clocks: each rank reads its own steady_clock (one clock on one host, an
-// unrelated one on each other host). World::steady_clock_offset_ns estimates
-// this rank's offset to rank 0's clock by ping-pong; rank 0's reading after it
-// becomes the common zero, shifted into this rank's clock by that offset.
+// Clocks: each rank reads its own steady_clock, which is rank 0's on rank 0's
+// node and an unrelated one on other hosts. World::steady_clock_offset gives
+// this rank's offset to rank 0's clock (0 on its node, by ping-pong elsewhere);
+// rank 0's reading after it becomes the common zero, shifted into this rank's
+// clock by that offset. The error bound goes into the trace (process_labels).
 Timeline::Timeline(World& world, size_t capacity) : Timeline(capacity) {
-  const int64_t offset = world.steady_clock_offset_ns();
+  const ClockOffset offset = world.steady_clock_offset();
   const uint64_t rank0_now = world.rank() == 0 ? uint64_t(steady_now_ns()) : 0;
-  zero_ns_ = int64_t(world.allreduce_max(rank0_now)) + offset;
+  zero_ns_ = int64_t(world.allreduce_max(rank0_now)) + offset.ns;
+  clock_error_ns_ = offset.error_ns;
 }
 
 void Timeline::record(const char* name, TimelineTrack track, int64_t begin_ns, int64_t end_ns,
@@ -120,7 +129,7 @@ std::string timeline_rank_json(const Timeline& timeline, int rank, const std::st
   for (size_t i = 0; i < n; ++i) prefetch = prefetch || timeline[i].track == TimelineTrack::prefetch;
   std::string out;
   out.reserve(256 + n * 120);
-  metadata_append(out, rank, host, prefetch);
+  metadata_append(out, rank, host, prefetch, timeline.clock_error_ns());
   for (size_t i = 0; i < n; ++i) event_append(out, timeline[i], rank);
   return out;
 }

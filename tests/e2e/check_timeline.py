@@ -9,7 +9,8 @@ its process_name "rank R (host)"; every rank has a span of each --every-rank nam
 rank 0 one of each --rank0 name; on every thread track the spans other than "step"
 never overlap; every span of a step lies inside that step's "step" span; the steps
 are 0..N-1 (--steps) once per rank; the ranks' collectives of a step overlap in time
-(none can leave one before all have entered: this checks the clock alignment); with
+up to the clocks' alignment bounds the trace states (none can leave one before all
+have entered: this checks the alignment); with
 --prefetch the prefetch thread's track holds the gathers.
 """
 import argparse
@@ -21,7 +22,6 @@ import sys
 STEP_PARTS = {"gather", "batch wait", "forward", "backward", "reduce", "agree", "optimizer", "allgather"}
 COLLECTIVES = ("reduce", "agree", "allgather")
 ROUNDING_US = 0.002  # times are printed with 3 decimals of a microsecond
-ALIGNMENT_US = 1000.0  # clock alignment error tolerated across ranks (measured: microseconds)
 
 problems = []
 
@@ -92,8 +92,21 @@ def check_steps(spans, ranks, steps):
                 problem(f"rank {r}: '{e['name']}' of step {e['args']['step']} sticks out of its step span")
 
 
-def check_collectives(spans, ranks):
-    """Returns the smallest margin (us) by which the ranks' collectives overlapped."""
+def clock_errors(meta, ranks):
+    """Each rank's bound of its clock alignment to rank 0 (us), from its process_labels."""
+    errors = {e["pid"]: e["args"].get("clock_error_us") for e in meta if e["name"] == "process_labels"}
+    for r in range(ranks):
+        if not isinstance(errors.get(r), (int, float)) or errors[r] < 0:
+            problem(f"rank {r}: no clock_error_us in its process_labels")
+            errors[r] = 0.0
+    if errors.get(0):
+        problem(f"rank 0: clock error {errors[0]} us, expected 0 (it is the reference)")
+    return errors
+
+
+def check_collectives(spans, ranks, errors):
+    """Returns the smallest margin (us) by which the ranks' collectives overlapped,
+    beyond what the clocks' alignment errors allow."""
     calls = collections.defaultdict(dict)
     for e in spans:
         if e["name"] in COLLECTIVES:
@@ -103,12 +116,14 @@ def check_collectives(spans, ranks):
         if len(by_rank) != ranks:
             problem(f"{key[0]} of step {key[1]}: on ranks {sorted(by_rank)} only")
             continue
-        last_in = max(e["ts"] for e in by_rank.values())
-        first_out = min(e["ts"] + e["dur"] for e in by_rank.values())
-        margin = min(margin, first_out - last_in)
-        if first_out < last_in - ALIGNMENT_US:
-            problem(f"{key[0]} of step {key[1]}: a rank left at {first_out:.1f} us before the last entered "
-                    f"at {last_in:.1f} us (clocks not aligned)")
+        last_in = max(by_rank, key=lambda r: by_rank[r]["ts"])
+        first_out = min(by_rank, key=lambda r: by_rank[r]["ts"] + by_rank[r]["dur"])
+        overlap = by_rank[first_out]["ts"] + by_rank[first_out]["dur"] - by_rank[last_in]["ts"]
+        slack = errors[last_in] + errors[first_out] + 2 * ROUNDING_US
+        margin = min(margin, overlap + slack)
+        if overlap + slack < 0:
+            problem(f"{key[0]} of step {key[1]}: rank {first_out} left {-overlap:.1f} us before rank {last_in} "
+                    f"entered (clock errors allow {slack:.1f} us): clocks not aligned")
     return margin
 
 
@@ -152,7 +167,8 @@ def main():
     check_names(spans, a.ranks, a.every_rank.split(","), [n for n in a.rank0.split(",") if n])
     check_tracks(spans)
     check_steps(spans, a.ranks, a.steps)
-    margin = check_collectives(spans, a.ranks) if a.ranks > 1 else None
+    errors = clock_errors(meta, a.ranks)
+    margin = check_collectives(spans, a.ranks, errors) if a.ranks > 1 else None
     if a.prefetch:
         check_prefetch(trace, spans)
     for p in problems:
@@ -161,7 +177,8 @@ def main():
         sys.exit(1)
     summary(spans, a.ranks)
     if margin is not None:
-        print(f"collectives: every rank was inside each one together (smallest overlap {margin:.1f} us)")
+        print(f"collectives: every rank was inside each one together (smallest margin {margin:.1f} us; "
+              f"clock error bounds {', '.join(f'{errors[r]:.1f}' for r in range(a.ranks))} us)")
 
 
 if __name__ == "__main__":

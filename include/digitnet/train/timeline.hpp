@@ -48,7 +48,7 @@ constexpr size_t kTimelineCapacity = size_t(1) << 18;
 
 class Timeline {
  public:
-  // Every rank together: aligns this rank's clock to rank 0's (World::clock_offset_ns)
+  // Every rank together: aligns this rank's clock to rank 0's (World::steady_clock_offset)
   // and sets the common zero. Allocates the buffer of `capacity` events.
   explicit Timeline(World& world, size_t capacity = kTimelineCapacity);
   // A timeline of this process alone, zero now (for tests and tools without MPI).
@@ -66,6 +66,7 @@ class Timeline {
 
   size_t size() const;  // events kept
   size_t dropped() const;  // events not kept: the buffer was full
+  int64_t clock_error_ns() const { return clock_error_ns_; }  // bound of the alignment to rank 0's clock
   const TimelineEvent& operator[](size_t i) const { return events_[i]; }
 
  private:
@@ -76,6 +77,7 @@ class Timeline {
   std::unique_ptr<TimelineEvent[], Free> events_;  // malloc'ed, not initialised: pages are touched as events arrive
   std::atomic<size_t> next_{0};              // slots handed out, kept or not
   int64_t zero_ns_ = 0;                      // this rank's steady_clock at the common zero
+  int64_t clock_error_ns_ = 0;
 };
 
 // Records [construction, destruction) as one span; nothing at all on a null timeline.
