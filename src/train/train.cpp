@@ -198,7 +198,7 @@ class EpochBatches {
  private:
   void gather(size_t step, ShardBatch& out) const {
     TimelineSpan span(run_.timeline.get(), "gather", {int64_t(first_step_ + step)},
-                      prefetch_ ? TimelineTrack::prefetch : TimelineTrack::main);
+                      run_.prefetch ? TimelineTrack::prefetch : TimelineTrack::main);
     const Dataset& train = run_.start.train;
     const TrainState& s = run_.state;
     out.batch = batch_range(train.count, s.batch_size, step);
