@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Draw a digitnet-train --timeline trace: a Gantt chart of a few steps, a row per
-rank and thread, and below it every step's time in collectives per rank.
+rank and thread, and below it how late each rank reached every step's reduce.
 
 usage: plot_timeline.py TRACE.json [-o OUT.png] [--steps FIRST,COUNT]
 
@@ -27,7 +27,6 @@ COLOURS = {
     "reduce": "#d62728", "agree": "#ff7f0e", "allgather": "#9467bd", "optimizer": "#2ca02c",
     "evaluate": "#bcbd22", "checkpoint": "#000000",
 }
-COLLECTIVES = ("reduce", "agree", "allgather")
 
 
 def die(msg):
@@ -98,25 +97,38 @@ def gantt_draw(ax, spans, labels, begin, end, first, count):
               loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
 
 
-def waits_draw(ax, spans):
-    """Per step and rank: time in collectives, i.e. waiting for the slowest rank plus the transfer."""
-    waits = collections.defaultdict(lambda: collections.defaultdict(float))
+def lateness_draw(ax, spans):
+    """Per step: how late each rank reached the gradient reduce after the first
+    one did (the others wait that long), and how long the reduce took once all
+    were in (the transfer itself, exposed: nothing overlaps it)."""
+    by_step = collections.defaultdict(dict)
     for e in spans:
-        if e["name"] in COLLECTIVES:
-            waits[e["pid"]][e["args"]["step"]] += e["dur"] / 1e3
-    if not waits:
-        ax.text(0.5, 0.5, "one rank: no collectives", ha="center", va="center", transform=ax.transAxes)
+        if e["name"] == "reduce":
+            by_step[e["args"]["step"]].setdefault(e["pid"], []).append(e)
+    steps = sorted(s for s, ranks in by_step.items() if len(ranks) > 1)
+    if not steps:
+        ax.text(0.5, 0.5, "one rank: no gradient reduce", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
-    for pid, by_step in sorted(waits.items()):
-        steps = sorted(by_step)
-        total = sum(by_step.values())
-        ax.plot(steps, [by_step[s] for s in steps], lw=0.8, label=f"rank {pid}: {total:.0f} ms in all")
-    ax.set_yscale("log")
+    ranks = sorted({pid for s in steps for pid in by_step[s]})
+    late = {pid: [] for pid in ranks}
+    together = []
+    for s in steps:
+        first_in = {pid: min(e["ts"] for e in es) for pid, es in by_step[s].items()}  # first bucket
+        last_out = {pid: max(e["ts"] + e["dur"] for e in es) for pid, es in by_step[s].items()}
+        for pid in ranks:
+            late[pid].append((first_in.get(pid, min(first_in.values())) - min(first_in.values())) / 1e3)
+        together.append(max(0.0, min(last_out.values()) - max(first_in.values())) / 1e3)
+    for pid in ranks:
+        mean = sum(late[pid]) / len(steps)
+        ax.plot(steps, late[pid], ".", ms=3, alpha=0.7, label=f"rank {pid} arrives late: mean {mean:.2f} ms")
+    ax.plot(steps, together, "-", color="#555555", lw=0.7,
+            label=f"reduce once all are in: mean {sum(together) / len(steps):.2f} ms")
     ax.set_xlabel("step")
-    ax.set_ylabel("ms in collectives")
-    ax.set_title("every step: time in collectives per rank (the late rank waits least)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_ylabel("ms")
+    ax.set_ylim(bottom=0)
+    ax.set_title("every step: how late each rank reaches the gradient reduce, after the first rank", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
 
 
 def main():
@@ -138,7 +150,7 @@ def main():
                                             gridspec_kw={"height_ratios": [max(2, len(labels)), 2]})
     fig.suptitle(f"digitnet-train --timeline: {os.path.basename(a.trace)}")
     gantt_draw(ax_gantt, spans, labels, begin, end, first, count)
-    waits_draw(ax_wait, spans)
+    lateness_draw(ax_wait, spans)
     out = a.out or os.path.splitext(a.trace)[0] + ".png"
     fig.savefig(out, dpi=110)
     print(out)

@@ -4,7 +4,7 @@
 //
 //   Timeline timeline(world);                          // all ranks, at the start
 //   { TimelineSpan span(&timeline, "forward", args); ... }  // a span: two clock reads
-//   timeline_write(timeline, world, "trace.json");     // all ranks, at the end
+//   timeline_write(timeline, world, "trace.json", host);  // all ranks, at the end
 //
 // Off costs nothing: code holds a Timeline* that is null, and a span on a null
 // timeline is a null check (no clock read, no allocation). On, each rank records
@@ -31,7 +31,7 @@ enum class TimelineTrack : uint32_t { main = 0, prefetch = 1 };
 struct TimelineArgs {
   int64_t step = -1;    // global optimizer step the span belongs to
   int64_t bucket = -1;  // gradient bucket
-  int64_t bytes = -1;   // bytes moved or written
+  int64_t bytes = -1;   // bytes a collective moves
 };
 
 // One span; `name` must be a string with static storage (a literal).
