@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "digitnet/core/data.hpp"
@@ -71,6 +72,38 @@ TEST(Collectives, DisagreementIsDetectedNotHung) {
   if (world->size() < 2) GTEST_SKIP() << "needs at least 2 ranks";
   EXPECT_FALSE(world->all_equal(world->rank() == world->size() - 1 ? 1u : 0u)) ;
   EXPECT_TRUE(world->all_equal(42u));
+}
+
+TEST(Collectives, GatherBringsEveryRanksTextInRankOrder) {
+  const int W = world->size(), r = world->rank();
+  const std::string mine = r == 1 ? "" : std::string(size_t(r) * 1000 + 3, char('a' + r));  // rank 1 sends nothing
+  const std::vector<std::string> all = world->gather(mine, 0);
+  if (r != 0) {
+    EXPECT_TRUE(all.empty());
+    return;
+  }
+  ASSERT_EQ(all.size(), size_t(W));
+  for (int q = 0; q < W; ++q)
+    EXPECT_EQ(all[size_t(q)], q == 1 ? "" : std::string(size_t(q) * 1000 + 3, char('a' + q))) << "rank " << q;
+}
+
+// The ranks of this test share one host, hence one steady_clock: taken as is
+// (offset 0, no error), and measured by ping-pong all the same, the estimate
+// must be zero up to its own error bound (half the shortest round trip).
+TEST(Collectives, SteadyClockOffsetIsZeroOnOneHost) {
+  const ClockOffset same = world->steady_clock_offset();
+  EXPECT_EQ(same.ns, 0);
+  EXPECT_EQ(same.error_ns, 0);
+  const ClockOffset offset = world->steady_clock_offset(true);
+  if (world->rank() == 0) {
+    EXPECT_EQ(offset.ns, 0);
+    EXPECT_EQ(offset.error_ns, 0);
+  }
+  EXPECT_LE(std::llabs(offset.ns), offset.error_ns) << "rank " << world->rank();
+  EXPECT_LT(offset.error_ns, 50'000'000) << "rank " << world->rank() << ": no round trip under 100 ms";
+  if (world->rank() == 1)
+    std::printf("steady_clock offset of rank 1 to rank 0, one host: %lld ns (error bound %lld ns)\n",
+                (long long)offset.ns, (long long)offset.error_ns);
 }
 
 // W ranks with global batch B train the same model as 1 rank with batch B: the

@@ -127,16 +127,28 @@ void Mlp::forward(const float* x, size_t n, Precision precision, const DropoutDr
 
 double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
                       const DropoutDraw* draw, GradientListener* listener) {
+  const double loss = forward_loss(x, labels, n, scale, correct, draw);
+  backward(x, n, draw, listener);
+  return loss;
+}
+
+// Leaves the gradient w.r.t. the logits in diff_a_ for backward.
+double Mlp::forward_loss(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
+                         const DropoutDraw* draw) {
+  if (n == 0) return 0.0;
+  forward(x, n, precision_, draw);
+  return softmax_xent(acts_.back().data(), labels, n, shape_.classes, scale, diff_a_.data(), nullptr, correct,
+                      reg_.label_smoothing);
+}
+
+void Mlp::backward(const float* x, size_t n, const DropoutDraw* draw, GradientListener* listener) {
   if (n == 0) {  // a rank without samples in this batch contributes zero
     std::fill(grads_.begin(), grads_.end(), 0.f);
     for (size_t l = layers_.size(); listener && l-- > 0;) listener->layer_done(l);
-    return 0.0;
+    return;
   }
-  forward(x, n, precision_, draw);
   float* diff = diff_a_.data();   // gradient w.r.t. the current layer's output
   float* spare = diff_b_.data();  // receives the gradient w.r.t. its input
-  const double loss = softmax_xent(acts_.back().data(), labels, n, shape_.classes, scale, diff, nullptr, correct,
-                                   reg_.label_smoothing);
   for (size_t l = layers_.size(); l-- > 0;) {
     const LayerSlice& s = layout_[l];
     if (draw && l < reg_.dropout.size() && reg_.dropout[l] > 0) {  // through the dropout factors
@@ -150,7 +162,6 @@ double Mlp::loss_grad(const float* x, const int32_t* labels, size_t n, float sca
     if (listener) listener->layer_done(l);
     std::swap(diff, spare);
   }
-  return loss;
 }
 
 void Mlp::predict(const float* x, size_t n, float* probs) {

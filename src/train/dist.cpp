@@ -12,12 +12,20 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "digitnet/core/error.hpp"
 
 namespace digitnet {
+
+namespace {
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 // A thread that watches the collective this rank is in. MPI cannot time out a
 // blocking collective itself, and a dead or SIGSTOPped peer would otherwise
@@ -36,21 +44,17 @@ class World::Watchdog {
   }
   void enter(const char* what) {
     what_.store(what);
-    since_.store(now_ns());
+    since_.store(steady_ns());
   }
   void leave() { since_.store(0); }
 
  private:
-  static int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
   void run() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) {
       const int64_t since = since_.load();
       if (since == 0) continue;
-      const double waited = double(now_ns() - since) * 1e-9;
+      const double waited = double(steady_ns() - since) * 1e-9;
       if (waited < timeout_) continue;
       char host[256] = {};
       gethostname(host, sizeof host - 1);
@@ -289,6 +293,98 @@ void World::gather(const float* mine, float* all, const std::vector<int>& counts
   check(MPI_Gatherv(mine, counts[size_t(rank_)], MPI_FLOAT, all, counts.data(), displs.data(), MPI_FLOAT, root,
                     MPI_COMM_WORLD),
         "MPI_Gatherv");
+}
+
+std::vector<std::string> World::gather(const std::string& mine, int root) {
+  CollectiveScope scope(*this, "MPI_Gatherv");
+  if (mine.size() > size_t(INT_MAX)) fail(ErrorKind::runtime, "MPI_Gatherv: over 2 GB from one rank");
+  const int count = int(mine.size());
+  std::vector<int> counts(rank_ == root ? size_t(size_) : 0), offsets(counts.size());
+  check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Gather");
+  std::string all;
+  if (rank_ == root) {
+    size_t total = 0;
+    for (size_t r = 0; r < counts.size(); ++r) {
+      if (total > size_t(INT_MAX) - size_t(counts[r])) fail(ErrorKind::runtime, "MPI_Gatherv: over 2 GB in all");
+      offsets[r] = int(total);
+      total += size_t(counts[r]);
+    }
+    all.resize(total);
+  }
+  check(MPI_Gatherv(mine.data(), count, MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR, root,
+                    MPI_COMM_WORLD),
+        "MPI_Gatherv");
+  std::vector<std::string> parts;
+  for (size_t r = 0; r < counts.size(); ++r) parts.push_back(all.substr(size_t(offsets[r]), size_t(counts[r])));
+  return parts;
+}
+
+namespace {
+
+constexpr int kClockTag = 7301;
+
+// True if world rank 0 runs on this rank's node (shares memory with it).
+bool shares_node_with_rank0(int rank) {
+  MPI_Comm node;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  int lowest = rank;
+  const int rc = MPI_Allreduce(&rank, &lowest, 1, MPI_INT, MPI_MIN, node);
+  MPI_Comm_free(&node);
+  check(rc, "MPI_Allreduce");
+  return lowest == 0;
+}
+
+// Rank 0's side of the ping-pong with rank r: rounds go on until one round trip
+// is short (a loaded machine delays most of them), but at least kMinRounds and
+// for at most kMaxNs; then r learns its offset and the error bound.
+void clock_ping(int r) {
+  constexpr int kMinRounds = 10, kMaxRounds = 2000;
+  constexpr int64_t kShortTripNs = 20'000, kMaxNs = 500'000'000;
+  int64_t best_trip = INT64_MAX, verdict[2] = {0, 0};  // offset, error
+  const int64_t started = steady_ns();
+  for (int k = 0; k < kMaxRounds; ++k) {
+    if (k >= kMinRounds && (best_trip <= kShortTripNs || steady_ns() - started > kMaxNs)) break;
+    const int64_t sent = steady_ns(), ping = 1;
+    int64_t theirs = 0;
+    check(MPI_Send(&ping, 1, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+    check(MPI_Recv(&theirs, 1, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    const int64_t back = steady_ns();
+    if (back - sent < best_trip) {  // their reading was taken between `sent` and `back`: assume the middle
+      best_trip = back - sent;
+      verdict[0] = theirs - (sent + back) / 2;
+      verdict[1] = (best_trip + 1) / 2;
+    }
+  }
+  const int64_t done = 0;
+  check(MPI_Send(&done, 1, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+  check(MPI_Send(verdict, 2, MPI_INT64_T, r, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+}
+
+// The other side: answers each ping with the time it arrived; a 0 ping ends the rounds.
+ClockOffset clock_answer_pings() {
+  for (int64_t ping = 1; ping != 0;) {
+    check(MPI_Recv(&ping, 1, MPI_INT64_T, 0, kClockTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    const int64_t arrived = steady_ns();
+    if (ping) check(MPI_Send(&arrived, 1, MPI_INT64_T, 0, kClockTag, MPI_COMM_WORLD), "MPI_Send");
+  }
+  int64_t verdict[2];
+  check(MPI_Recv(verdict, 2, MPI_INT64_T, 0, kClockTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+  return {verdict[0], verdict[1]};
+}
+
+}  // namespace
+
+ClockOffset World::steady_clock_offset(bool measure_on_node) {
+  CollectiveScope scope(*this, "clock offset (MPI_Send/MPI_Recv)");
+  // On rank 0's node every rank reads the very same clock (CLOCK_MONOTONIC, one
+  // per kernel): nothing to estimate, and a loaded machine would only blur it.
+  const int measure = measure_on_node || !shares_node_with_rank0(rank_) ? 1 : 0;
+  std::vector<int> measured(rank_ == 0 ? size_t(size_) : 0);
+  check(MPI_Gather(&measure, 1, MPI_INT, measured.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
+  if (rank_ != 0) return measure ? clock_answer_pings() : ClockOffset{};
+  for (int r = 1; r < size_; ++r)
+    if (measured[size_t(r)]) clock_ping(r);
+  return {};
 }
 
 void World::abort(int status) {

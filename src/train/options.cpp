@@ -126,6 +126,7 @@ void describe_options(TrainOptions& o, RawOptions& raw, po::options_description&
       ("checkpoint-every-seconds", po::value(&o.checkpoint_every_seconds)->default_value(0, "0"), "also write a checkpoint when S seconds have passed since the last one (0 = off)")
       ("keep", po::value(&raw.keep)->default_value(0), "keep only the newest K checkpoints (0 = keep all)")
       ("metrics", po::value(&o.metrics_path), "append a CSV row per epoch to this file")
+      ("timeline", po::value(&o.timeline_path), "write a Chrome trace (chrome://tracing, ui.perfetto.dev) of every step to this JSON file: a track per rank")
       ("quiet", po::bool_switch(&o.quiet), "print only errors and the final summary")
       ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line, rank)");
   po::options_description parallel("Parallelism");

@@ -118,6 +118,22 @@ void Reporter::cadence_checkpoint(const CheckpointCost& cost) {
   cadence_seconds_ += cost.seconds;
 }
 
+void Reporter::timeline(const TimelineWritten& w) {
+  if (write_ && w.dropped)
+    std::fprintf(stderr, "digitnet-train: warning: timeline: a rank's buffer of %zu events was full: %llu later spans "
+                 "were not recorded (trace fewer steps with --max-steps)\n",
+                 kTimelineCapacity, (unsigned long long)w.dropped);
+  if (!write_) return;  // a last line, as "done": also with --quiet
+  std::printf("digitnet-train: timeline: %llu spans of %s in %s (%.1f MB, gathered and written in %.0f ms)\n",
+              (unsigned long long)w.events, w.ranks > 1 ? "every rank" : "rank 0", opts_.timeline_path.c_str(),
+              double(w.bytes) / 1e6, 1e3 * w.seconds);
+  std::fflush(stdout);
+}
+
+void Reporter::timeline_failed(const std::string& why) {
+  if (write_) std::fprintf(stderr, "digitnet-train: warning: no timeline: %s\n", why.c_str());
+}
+
 int Reporter::finish(const StopReason& stop, const TrainState& s) {
   const std::string& dir = opts_.checkpoint_dir;
   const std::string last = dir.empty() ? "" : dir + "/" + checkpoint_name(s.step);

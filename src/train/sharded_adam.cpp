@@ -11,6 +11,7 @@
 #include "digitnet/core/error.hpp"
 #include "digitnet/core/shard.hpp"
 #include "digitnet/train/dist.hpp"
+#include "digitnet/train/timeline.hpp"
 
 namespace digitnet {
 
@@ -93,7 +94,7 @@ class ShardedAdam::Worker {
       try {
         owner_.start_reduce(b);
         owner_.world_.wait(b.ticket);
-        owner_.last_done_ = now_seconds();
+        owner_.seen_done(done_);
       } catch (...) {
         error = std::current_exception();
       }
@@ -181,8 +182,9 @@ AdamState ShardedAdam::gather() const {
   return full;
 }
 
-void ShardedAdam::begin(const float* grads) {
+void ShardedAdam::begin(const float* grads, uint64_t step) {
   grads_ = grads;
+  step_ = step;
   next_ = 0;
   for (Bucket& b : buckets_) b.done = false;
   if (worker_) worker_->reset();
@@ -193,6 +195,7 @@ void ShardedAdam::begin(const float* grads) {
 void ShardedAdam::start_reduce(Bucket& b) {
   if (W_ == 1) return;
   if (!worker_ && first_start_ == 0) first_start_ = now_seconds();
+  if (timeline_) b.start_ns = timeline_->now();
   if (wire_ == GradWire::f32) {
     b.ticket = world_.start_reduce_scatter_sum(grads_ + b.begin, &summed_[b.local], b.counts);
     return;
@@ -204,10 +207,17 @@ void ShardedAdam::start_reduce(Bucket& b) {
 // Lets the reductions in flight move on (Open MPI progresses them only inside MPI calls).
 void ShardedAdam::poll() {
   for (size_t k = 0; k < next_; ++k)
-    if (!buckets_[k].done && world_.test(buckets_[k].ticket)) {
-      buckets_[k].done = true;
-      last_done_ = now_seconds();
-    }
+    if (!buckets_[k].done && world_.test(buckets_[k].ticket)) seen_done(k);
+}
+
+void ShardedAdam::seen_done(size_t k) {
+  Bucket& b = buckets_[k];
+  b.done = true;
+  last_done_ = now_seconds();
+  if (!timeline_) return;
+  const int64_t bytes = int64_t((b.end - b.begin) * (wire_ == GradWire::bf16 ? sizeof(uint16_t) : sizeof(float)));
+  timeline_->record("reduce", TimelineTrack(uint32_t(TimelineTrack::bucket0) + uint32_t(k)), b.start_ns,
+                    timeline_->now(), {int64_t(step_), int64_t(k), bytes});
 }
 
 void ShardedAdam::hand_over(size_t buckets) {
@@ -232,13 +242,13 @@ void ShardedAdam::finish_reduce() {
   if (W_ == 1) return;
   hand_over(buckets_.size());  // (all of them, for a caller that skipped layer_done)
   const double wait_start = now_seconds();
-  bool all_done = !worker_;
-  for (const Bucket& b : buckets_) all_done = all_done && b.done;
   if (worker_) worker_->wait_done(buckets_.size());
   world_.wait_all();
   const double done = now_seconds();
   times_.exposed += done - wait_start;
-  if (!all_done && !worker_) last_done_ = done;  // some reduction was still running when the wait began
+  if (!worker_)  // the reductions still running when the wait began ended in it
+    for (size_t k = 0; k < buckets_.size(); ++k)
+      if (!buckets_[k].done) seen_done(k);
   times_.total += last_done_ - first_start_;
   if (wire_ == GradWire::bf16)  // sum the ranks' bf16 blocks in f32, in rank order: the same bits everywhere
     for (const Bucket& b : buckets_) {

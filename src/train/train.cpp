@@ -21,6 +21,7 @@
 #include "digitnet/train/setup.hpp"
 #include "digitnet/train/sharded_adam.hpp"
 #include "digitnet/train/stop.hpp"
+#include "digitnet/train/timeline.hpp"
 
 namespace digitnet {
 
@@ -79,6 +80,7 @@ int setup_everywhere(const TrainOptions& opts, World& world, TrainStart& start) 
       std::filesystem::create_directories(opts.checkpoint_dir, ec);
       if (ec) fail(ErrorKind::usage, "--checkpoint-dir " + opts.checkpoint_dir + ": " + ec.message());
     }
+    if (world.rank() == 0 && !opts.timeline_path.empty()) timeline_check_path(opts.timeline_path);
   } catch (const Error& e) {
     error = std::make_unique<Error>(e);
   }
@@ -88,8 +90,8 @@ int setup_everywhere(const TrainOptions& opts, World& world, TrainStart& start) 
 // Rank 0 writes checkpoints: a Snapshot of the live state, built only here.
 class CheckpointWriter {
  public:
-  CheckpointWriter(const TrainOptions& opts, const World& world, int threads)
-      : dir_(opts.checkpoint_dir), keep_(opts.keep), active_(world.rank() == 0 && !dir_.empty()) {
+  CheckpointWriter(const TrainOptions& opts, const World& world, int threads, Timeline* timeline)
+      : dir_(opts.checkpoint_dir), keep_(opts.keep), active_(world.rank() == 0 && !dir_.empty()), timeline_(timeline) {
     run_.world_size = uint32_t(world.size());
     run_.threads = uint32_t(threads);
     run_.hostname = hostname();
@@ -99,6 +101,7 @@ class CheckpointWriter {
   // Returns what it wrote, and how long that took (nothing on other ranks).
   CheckpointCost write(const TrainState& state, const std::vector<float>& params, bool best) {
     if (!active_) return {};
+    TimelineSpan span(timeline_, "checkpoint", {int64_t(state.step)});
     const auto start = Clock::now();
     run_.unix_time = int64_t(std::time(nullptr));
     CheckpointCost cost;
@@ -115,6 +118,7 @@ class CheckpointWriter {
   std::string dir_;
   size_t keep_;
   bool active_;
+  Timeline* timeline_;
   RunMetadata run_;
 };
 
@@ -122,8 +126,11 @@ class CheckpointWriter {
 struct Run {
   Run(const TrainOptions& o, World& w, TrainStart&& s, int threads)
       : opts(o), world(w), start(std::move(s)), state(start.state), model(state.model.shape),
-        optimizer(w, state.model.shape, size_t(o.bucket_mb * 1e6), o.grad_wire, o.progress), augmenter(state.recipe.augment), report(o, w.rank() == 0 && !o.quiet, w.rank() == 0),
-        writer(o, w, threads), steps(steps_per_epoch(start.train.count, state.batch_size)),
+        optimizer(w, state.model.shape, size_t(o.bucket_mb * 1e6), o.grad_wire, o.progress),
+        // Every rank together (clocks aligned), or nothing at all when --timeline is off.
+        timeline(o.timeline_path.empty() ? nullptr : std::make_unique<Timeline>(w)),
+        augmenter(state.recipe.augment), report(o, w.rank() == 0 && !o.quiet, w.rank() == 0),
+        writer(o, w, threads, timeline.get()), steps(steps_per_epoch(start.train.count, state.batch_size)),
         test_shard(shard_range(start.test.count, w.size(), w.rank())),
         // Prefetch only with a core to spare: when the ranks' threads fill the node, a
         // prefetch thread competes with the step (measured by digitnet-bench-augment:
@@ -141,6 +148,8 @@ struct Run {
     plan.lr = recipe_lr_plan(state.recipe, state.batch_size, steps, state.epochs);
     for (const LayerSlice& l : mlp_layout(state.model.shape)) plan.decayed.emplace_back(l.weight_offset, l.bias_offset);
     plan.check_replicas = o.check_replicas;
+    plan.timeline = timeline.get();
+    optimizer.set_timeline(timeline.get());
   }
 
   // Rank 0's clock decides --checkpoint-every-seconds; the step agreement tells the others.
@@ -172,6 +181,7 @@ struct Run {
   TrainState& state;
   Mlp model;
   ShardedAdam optimizer;
+  const std::unique_ptr<Timeline> timeline;  // null: --timeline is off
   StepPlan plan;
   const Augmenter augmenter;
   Reporter report;
@@ -188,19 +198,26 @@ struct Run {
 class EpochBatches {
  public:
   EpochBatches(const Run& run, uint64_t epoch, size_t first)
-      : run_(run), epoch_(epoch), perm_(epoch_permutation(run.start.train.count, run.state.seed, epoch)), next_(first) {
+      : run_(run), epoch_(epoch), perm_(epoch_permutation(run.start.train.count, run.state.seed, epoch)), next_(first),
+        first_step_(run.state.step - first) {
     if (run.prefetch)
       prefetch_ = std::make_unique<Prefetcher<ShardBatch>>(
           run.steps - first, [this, first](size_t k, ShardBatch& out) { gather(first + k, out); });
   }
   const ShardBatch& next() {
-    if (prefetch_) return prefetch_->next();
-    gather(next_++, inline_);
+    const size_t step = next_++;
+    if (prefetch_) {
+      TimelineSpan span(run_.timeline.get(), "batch wait", {int64_t(first_step_ + step)});  // exposed data loading
+      return prefetch_->next();
+    }
+    gather(step, inline_);
     return inline_;
   }
 
  private:
   void gather(size_t step, ShardBatch& out) const {
+    TimelineSpan span(run_.timeline.get(), "gather", {int64_t(first_step_ + step)},
+                      run_.prefetch ? TimelineTrack::prefetch : TimelineTrack::main);
     const Dataset& train = run_.start.train;
     const TrainState& s = run_.state;
     out.batch = batch_range(train.count, s.batch_size, step);
@@ -219,6 +236,7 @@ class EpochBatches {
   const uint64_t epoch_;
   const std::vector<uint32_t> perm_;
   size_t next_;
+  const uint64_t first_step_;  // global step of the epoch's step 0
   ShardBatch inline_;
   std::unique_ptr<Prefetcher<ShardBatch>> prefetch_;  // last: joined before the rest goes
 };
@@ -230,7 +248,10 @@ EpochRecord epoch_record(Run& run, const StepSums& sums, bool evaluate, Clock::t
   const TrainState& s = run.state;
   const Dataset& test = run.start.test;
   EvalResult eval(s.model.shape.classes);
-  if (evaluate) eval = run.model.evaluate(test, s.model.input, run.test_shard);
+  if (evaluate) {
+    TimelineSpan span(run.timeline.get(), "evaluate", {int64_t(s.step)});
+    eval = run.model.evaluate(test, s.model.input, run.test_shard);
+  }
   double dsum[2] = {sums.loss, eval.loss_sum};
   uint64_t usum[3] = {sums.correct, sums.count, eval.correct};
   run.world.allreduce_sum(dsum, 2);
@@ -276,6 +297,17 @@ void epoch_end(Run& run, const StepSums& sums, Clock::time_point epoch_start, si
   if (early) stop.kind = StopReason::early_stop;
 }
 
+// --timeline: rank 0 writes every rank's spans, also after a stop signal or
+// --max-steps. A file that cannot be written costs the trace, not the run.
+void timeline_finish(Run& run) {
+  if (!run.timeline) return;
+  try {
+    run.report.timeline(timeline_write(*run.timeline, run.world, run.opts.timeline_path, hostname()));
+  } catch (const Error& e) {
+    run.report.timeline_failed(e.what());
+  }
+}
+
 }  // namespace
 
 StepAgreement train_step(World& world, Mlp& model, ShardedAdam& optimizer, TrainState& state, const StepPlan& plan,
@@ -283,28 +315,48 @@ StepAgreement train_step(World& world, Mlp& model, ShardedAdam& optimizer, Train
   // forward, loss, backward: gradient of the mean loss over the GLOBAL batch; each
   // bucket's reduction starts as soon as backward has written it
   const DropoutDraw draw{state.seed, state.step, shard.mine.begin};
-  optimizer.begin(model.grads().data());
-  sums.loss += model.loss_grad(shard.x.data(), shard.labels.data(), shard.mine.size(), 1.f / float(shard.batch.size()),
-                               &sums.correct, &draw, &optimizer);
+  const TimelineArgs at{int64_t(state.step)};
+  optimizer.begin(model.grads().data(), state.step);
+  {
+    TimelineSpan span(plan.timeline, "forward", at);
+    sums.loss += model.forward_loss(shard.x.data(), shard.labels.data(), shard.mine.size(),
+                                    1.f / float(shard.batch.size()), &sums.correct, &draw);
+  }
+  {
+    TimelineSpan span(plan.timeline, "backward", at);
+    model.backward(shard.x.data(), shard.mine.size(), &draw, &optimizer);
+  }
   sums.count += shard.mine.size();
-  optimizer.finish_reduce();  // this rank's slices now hold the ranks' summed gradient
+  if (world.size() > 1) {  // the exposed part of the exchange: this rank waits for the buckets
+    TimelineSpan span(plan.timeline, "reduce", {at.step, -1, int64_t(model.grads().size() * sizeof(float))});
+    optimizer.finish_reduce();  // this rank's slices now hold the ranks' summed gradient
+  }
 
   // A stop signal on any rank stops every rank after this same step: the ranks
   // combine what they received once per step, so none is left inside a
   // collective and the checkpoint after it is the state of all of them.
   uint64_t agree[2] = {uint64_t(stop_signal_received()), uint64_t(want_checkpoint)};
-  if (world.size() > 1) world.allreduce_max(agree, 2);
+  if (world.size() > 1) {
+    TimelineSpan span(plan.timeline, "agree", at);
+    world.allreduce_max(agree, 2);
+  }
 
   // Adam on this rank's slices at the schedule's rate for this step, then every
   // rank gathers the others' updated slices
-  if (state.recipe.clip_grad_norm > 0) {  // the norm from the slices: the same factor on every rank
-    const double norm = optimizer.global_norm();
-    if (norm > state.recipe.clip_grad_norm) optimizer.scale_gradient(float(state.recipe.clip_grad_norm / norm));
+  {
+    TimelineSpan span(plan.timeline, "optimizer", at);
+    if (state.recipe.clip_grad_norm > 0) {  // the norm from the slices: the same factor on every rank
+      const double norm = optimizer.global_norm();
+      if (norm > state.recipe.clip_grad_norm) optimizer.scale_gradient(float(state.recipe.clip_grad_norm / norm));
+    }
+    AdamConfig step_cfg = state.recipe.adam;
+    step_cfg.lr = lr_at(plan.lr, state.step);
+    optimizer.update(step_cfg, model.params().data(), plan.decayed);
   }
-  AdamConfig step_cfg = state.recipe.adam;
-  step_cfg.lr = lr_at(plan.lr, state.step);
-  optimizer.update(step_cfg, model.params().data(), plan.decayed);
-  optimizer.allgather(model.params().data());
+  if (world.size() > 1) {
+    TimelineSpan span(plan.timeline, "allgather", at);
+    optimizer.allgather(model.params().data());
+  }
   sums.comm_total_seconds += optimizer.times().total;
   sums.comm_exposed_seconds += optimizer.times().exposed;
   ++state.step;
@@ -338,9 +390,13 @@ int train_run(const TrainOptions& opts, World& world) {
     {
       EpochBatches batches(run, s.epoch, s.step_in_epoch);
       while (s.step_in_epoch < run.steps && !stop.any()) {
-        const ShardBatch& shard = batches.next();
-        samples += shard.batch.size();
-        const StepAgreement agreed = train_step(world, run.model, run.optimizer, s, run.plan, shard, sums, run.checkpoint_wanted());
+        StepAgreement agreed;
+        {
+          TimelineSpan span(run.timeline.get(), "step", {int64_t(s.step)});
+          const ShardBatch& shard = batches.next();
+          samples += shard.batch.size();
+          agreed = train_step(world, run.model, run.optimizer, s, run.plan, shard, sums, run.checkpoint_wanted());
+        }
         if (agreed.stop_signal)
           stop = {StopReason::signal, agreed.stop_signal};
         else if (s.max_steps && s.step >= s.max_steps)
@@ -351,6 +407,7 @@ int train_run(const TrainOptions& opts, World& world) {
     }  // joins the prefetch thread (it finishes a batch already started)
     epoch_end(run, sums, epoch_start, samples, stop);
   }
+  timeline_finish(run);
   return run.report.finish(stop, s);
 }
 

@@ -92,6 +92,12 @@ class Mlp {
   // `listener`, if given, hears of each layer's gradient as it is written.
   double loss_grad(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
                    const DropoutDraw* draw = nullptr, GradientListener* listener = nullptr);
+  // loss_grad in its two halves, for callers that time them apart (--timeline):
+  // forward_loss returns what loss_grad returns; backward then writes the grads,
+  // given the same x, n and draw.
+  double forward_loss(const float* x, const int32_t* labels, size_t n, float scale, uint64_t* correct,
+                      const DropoutDraw* draw = nullptr);
+  void backward(const float* x, size_t n, const DropoutDraw* draw = nullptr, GradientListener* listener = nullptr);
 
   // Softmax probabilities (n, classes) of x (n, inputs).
   void predict(const float* x, size_t n, float* probs);

@@ -14,6 +14,11 @@ namespace digitnet {
 // instead ("" when the launch is fine). Reads the environment only.
 std::string launch_problem();
 
+struct ClockOffset {
+  int64_t ns = 0;        // this rank's clock minus rank 0's
+  int64_t error_ns = 0;  // |true offset - ns| is at most this
+};
+
 class World {
  public:
   World(int* argc, char*** argv);  // MPI_Init; one World per process
@@ -60,6 +65,13 @@ class World {
   void wait_all();        // completes every started operation (under the watchdog)
   // Blocks of `mine` from every rank land in `all` on `root` (Gatherv).
   void gather(const float* mine, float* all, const std::vector<int>& counts, int root);
+  // Every rank's `mine`, in rank order, on `root` (empty elsewhere).
+  std::vector<std::string> gather(const std::string& mine, int root);
+  // This rank's steady_clock minus rank 0's; every rank together. Exactly 0 on
+  // rank 0's node (one clock), unless `measure_on_node` (for tests). Elsewhere
+  // estimated by ping-pong with rank 0 (Cristian's algorithm): the shortest
+  // round trip bounds the error by half of it, microseconds between idle hosts.
+  ClockOffset steady_clock_offset(bool measure_on_node = false);
   // Ends every rank of the job now, with this exit status.
   [[noreturn]] void abort(int status);
 

@@ -25,6 +25,7 @@ struct TrainOptions {
   uint64_t checkpoint_every_steps = 0;    // also checkpoint every N steps inside epochs (0 = off)
   double checkpoint_every_seconds = 0;    // also checkpoint when S seconds have passed since the last (0 = off)
   std::string metrics_path;
+  std::string timeline_path;  // --timeline: Chrome trace of every step ("" = off); of this invocation, not stored
   int threads = 0;            // per rank; 0 = cores of the node / ranks on it
   bool check_replicas = false;
   double collective_timeout = 300;  // seconds a rank may wait in one collective; 0 = forever

@@ -8,6 +8,7 @@
 
 #include "digitnet/core/optim.hpp"
 #include "digitnet/train/setup.hpp"
+#include "digitnet/train/timeline.hpp"
 
 namespace digitnet {
 
@@ -46,6 +47,9 @@ class Reporter {
   // A checkpoint inside an epoch (--checkpoint-every-steps/-seconds): the first is
   // reported with its cost, the others are counted for the last line.
   void cadence_checkpoint(const CheckpointCost& cost);
+  // The --timeline file rank 0 wrote (its size, events and cost), or why it could not.
+  void timeline(const TimelineWritten& written);
+  void timeline_failed(const std::string& why);
   // The last line: stopped by a signal (returns kExitStoppedBySignal) or done (returns 0).
   int finish(const StopReason& stop, const TrainState& state);
 

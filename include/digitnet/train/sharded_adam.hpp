@@ -30,6 +30,7 @@
 
 namespace digitnet {
 
+class Timeline;
 class World;
 
 enum class GradWire { f32, bf16 };
@@ -65,7 +66,9 @@ class ShardedAdam : public GradientListener {
 
   // One step, on every rank: begin, then loss_grad with this as its listener,
   // then finish_reduce, clip (optional), update, allgather.
-  void begin(const float* grads);
+  void begin(const float* grads, uint64_t step = 0);
+  // --timeline: each bucket's reduction, from its start until seen done, on a track of its own.
+  void set_timeline(Timeline* timeline) { timeline_ = timeline; }
   void layer_done(size_t layer) override;
   void finish_reduce();
   double global_norm() const;      // of the summed gradient; the same bits on every rank
@@ -83,12 +86,14 @@ class ShardedAdam : public GradientListener {
     size_t local = 0;           // where it starts in this rank's state
     int ticket = -1;            // the reduction in flight
     bool done = false;          // seen complete by a poll
+    int64_t start_ns = 0;       // on the timeline's clock
   };
   class Worker;  // the exchange thread of Progress::thread
   size_t my_count(const Bucket& b) const;
   void start_reduce(Bucket& b);
   void hand_over(size_t buckets);  // buckets [0, buckets) are ready to reduce
   void poll();
+  void seen_done(size_t k);  // bucket k's reduction has completed
   const float* summed(const Bucket& b) const;  // this rank's summed slice of b
 
   World& world_;
@@ -103,6 +108,8 @@ class ShardedAdam : public GradientListener {
   size_t next_ = 0;              // next bucket to start
   CommTimes times_;
   double first_start_ = 0, last_done_ = 0;
+  Timeline* timeline_ = nullptr;
+  uint64_t step_ = 0;
   std::unique_ptr<Worker> worker_;  // last: its thread stops before the rest goes
 };
 

@@ -19,6 +19,7 @@
 
 namespace digitnet {
 
+class Timeline;
 class World;
 class ShardedAdam;
 
@@ -35,6 +36,7 @@ struct StepPlan {
   LrPlan lr;
   DecayRanges decayed;          // weight decay on weights, not on biases
   bool check_replicas = false;  // compare a hash of the parameters across ranks after the step
+  Timeline* timeline = nullptr;  // --timeline: the step's spans are recorded here (null: off)
 };
 
 // Sums over the steps of an epoch on this rank.
