@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write two evaluation sets of labelled digit images that are NOT made from MNIST.
+"""Write three evaluation sets of labelled digit images that are NOT made from MNIST.
 
 Usage: scripts/make_eval_images.py OUTDIR [--seed N] [--per-class N]
 
@@ -13,6 +13,14 @@ OUTDIR/lowres/<label>/NNNN_dark.png, NNNN_light.png -- real handwriting, low res
     (0..16 = count of ink pixels per 4x4 block of a 32x32 bitmap) is saved as it is,
     scaled to 0..255, in both polarities: dark ink on white ("dark") and white on black
     ("light", as MNIST). 2 x 1797 files.
+
+OUTDIR/blurry/<label>/NNNN.png -- the same 1797 real 8x8 scans, upscaled BILINEARLY to
+    64x64, dark ink on white: what a low-resolution scan looks like after a viewer or
+    a scanner driver has enlarged it. The strokes are thick (about a quarter of the
+    digit's width) and blurred, with no sharp edge to threshold at, and the loops of
+    0, 6, 8 and 9 are only a few pixels across. Any other --seed gives each scan its
+    own size (40..100 px) and a white margin, to check that nothing fits 64x64 alone. (The full optdigits set has 5620 digits
+    by 43 writers; only the 13 writers of its test part ship offline, in python3-sklearn.)
 
 OUTDIR/photos/<label>/NNNN_<font>.png|jpg -- SYNTHETIC "phone photos" of one digit.
     No real handwriting reachable offline here is large enough to look like a photo, so
@@ -63,16 +71,38 @@ CANVAS, GLYPH_H = 256, 128  # glyphs are normalised to 128 px high on a 256x256 
 INKS = {"black": (0.10, 0.10, 0.12), "blue": (0.12, 0.18, 0.50), "darkblue": (0.08, 0.10, 0.30)}
 
 
-def write_lowres(outdir):
+def optdigits():
+    """The UCI optdigits test part as (8x8 uint8 0..255 with ink high, label) pairs."""
     from sklearn.datasets import load_digits
     digits = load_digits()
-    for i, (img, label) in enumerate(zip(digits.images, digits.target)):
-        a = np.round(img * (255 / 16)).astype(np.uint8)
+    return [(np.round(img * (255 / 16)).astype(np.uint8), label) for img, label in zip(digits.images, digits.target)]
+
+
+def write_lowres(outdir):
+    scans = optdigits()
+    for i, (a, label) in enumerate(scans):
         d = os.path.join(outdir, "lowres", str(label))
         os.makedirs(d, exist_ok=True)
         Image.fromarray(255 - a).save(os.path.join(d, f"{i:04d}_dark.png"))
         Image.fromarray(a).save(os.path.join(d, f"{i:04d}_light.png"))
-    return len(digits.target)
+    return len(scans)
+
+
+def write_blurry(outdir, seed):
+    """Seed 1: every scan at 64x64. Other seeds (a check that nothing was tuned to 64x64):
+    each scan at its own size of 40..100 px, on a white margin of 0..25% of that size."""
+    scans = optdigits()
+    for i, (a, label) in enumerate(scans):
+        rng = np.random.default_rng([seed, 7, i])
+        side, margin = (64, 0) if seed == 1 else (int(rng.integers(40, 101)), rng.uniform(0, 0.25))
+        big = Image.fromarray(255 - a).resize((side, side), Image.BILINEAR)
+        pad = round(margin * side)
+        framed = Image.new("L", (side + 2 * pad, side + 2 * pad), 255)
+        framed.paste(big, (pad, pad))
+        d = os.path.join(outdir, "blurry", str(label))
+        os.makedirs(d, exist_ok=True)
+        framed.save(os.path.join(d, f"{i:04d}.png"))
+    return len(scans)
 
 
 _glyphs = {}
@@ -228,6 +258,11 @@ def main():
     n = write_lowres(a.outdir)
     print(f"lowres: {2 * n} images ({n} optdigits 8x8 digits x 2 polarities, dark/light) "
           f"in {a.outdir}/lowres ({time.time() - t:.1f} s)")
+    t = time.time()
+    n = write_blurry(a.outdir, a.seed)
+    print(f"blurry: {n} images (the same 8x8 digits upscaled bilinearly, dark on white; "
+          f"{'64x64' if a.seed == 1 else '40..100 px with a margin'}) "
+          f"in {a.outdir}/blurry ({time.time() - t:.1f} s)")
     t = time.time()
     rows = write_photos(a.outdir, a.seed, a.per_class)
     jpg = sum(r["file"].endswith(".jpg") for r in rows)

@@ -305,6 +305,99 @@ TEST(Preprocess, ReadsDigitsLeftToRight) {
   }
 }
 
+// ---- blurry low-resolution scans ----
+
+// A low-resolution scan as optdigits made them, enlarged as a viewer does: the
+// glyph drawn with a `pen`-wide stroke into a 32x32 bitmap, counted per 4x4 block
+// (8x8 levels), enlarged bilinearly to `side` x `side`, dark ink on white.
+GrayImage draw_blurry_scan(const Glyph& g, double pen, int side) {
+  constexpr int kBitmap = 32, kScan = 8;
+  std::vector<double> scan(kScan * kScan, 0.0);
+  for (int y = 0; y < kBitmap; ++y)
+    for (int x = 0; x < kBitmap; ++x) {
+      const Point q{(x + 0.5) / kBitmap, (y + 0.5) / kBitmap};
+      if (glyph_distance(g, {(q.x - 0.5) * 1.15 + 0.5, (q.y - 0.5) * 1.15 + 0.5}) * kBitmap <= pen / 2)
+        scan[size_t(y / 4 * kScan + x / 4)] += 1.0 / 16;
+    }
+  auto at = [&](double u, double v) {  // bilinear, pixel centres aligned, edges clamped
+    u = std::clamp(u, 0.0, kScan - 1.0), v = std::clamp(v, 0.0, kScan - 1.0);
+    const int x0 = std::min(int(u), kScan - 2), y0 = std::min(int(v), kScan - 2);
+    const double fx = u - x0, fy = v - y0;
+    auto s = [&](int x, int y) { return scan[size_t(y * kScan + x)]; };
+    return (1 - fy) * ((1 - fx) * s(x0, y0) + fx * s(x0 + 1, y0)) + fy * ((1 - fx) * s(x0, y0 + 1) + fx * s(x0 + 1, y0 + 1));
+  };
+  GrayImage img;
+  img.width = img.height = side;
+  img.pixels.resize(size_t(side) * size_t(side));
+  const double k = double(kScan) / side;
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x)
+      img.pixels[size_t(y) * size_t(side) + size_t(x)] = uint8_t(std::lround(255 * (1 - at((x + 0.5) * k - 0.5, (y + 0.5) * k - 0.5))));
+  return img;
+}
+
+// Paper regions of the network's input (ink: level 96 and more) that the ink encloses.
+std::vector<size_t> enclosed_holes(const GrayImage& img) {
+  std::vector<int> seen(img.pixels.size(), 0);
+  std::vector<size_t> holes;
+  for (size_t start = 0; start < img.pixels.size(); ++start) {
+    if (seen[start] || img.pixels[start] >= 96) continue;
+    size_t area = 0;
+    bool border = false;
+    std::vector<size_t> stack = {start};
+    seen[start] = 1;
+    while (!stack.empty()) {
+      const size_t i = stack.back();
+      stack.pop_back();
+      ++area;
+      const int x = int(i % size_t(img.width)), y = int(i / size_t(img.width));
+      border = border || x == 0 || y == 0 || x == img.width - 1 || y == img.height - 1;
+      for (auto [dx, dy] : {std::pair{1, 0}, {-1, 0}, {0, 1}, {0, -1}}) {
+        const int nx = x + dx, ny = y + dy;
+        if (nx < 0 || ny < 0 || nx >= img.width || ny >= img.height) continue;
+        const size_t j = size_t(ny) * size_t(img.width) + size_t(nx);
+        if (!seen[j] && img.pixels[j] < 96) seen[j] = 1, stack.push_back(j);
+      }
+    }
+    if (!border) holes.push_back(area);
+  }
+  return holes;
+}
+
+const Glyph kNine = {'9', {ellipse(0.45, 0.3, 0.3, 0.25), {{0.75, 0.3}, {0.72, 0.6}, {0.6, 0.95}}}};
+
+TEST(PreprocessBlurry, ThickBlurredLoopsStayOpenAndClosed) {
+  // An enlarged 8x8 scan: strokes a quarter of the digit wide, no sharp edge. The
+  // 0 must keep its hole (it was filled into a blob, or broken into a C), the 9
+  // its loop (read as 3), and neither may be skeletonised.
+  for (int side : {64, 96}) {
+    for (const Glyph& g : {glyphs()[0], kNine}) {
+      const DigitImage seen = preprocess_digit(draw_blurry_scan(g, 4.0, side), PreprocessOptions{});
+      const std::vector<size_t> holes = enclosed_holes(seen.pixels);
+      std::printf("blurry %c at %dx%d: stroke %.2f px, blurred %d, redrawn %d, %zu hole(s), largest %zu px\n", g.name, side,
+                  side, seen.stroke_width, seen.blurred, seen.stroke_redrawn, holes.size(),
+                  holes.empty() ? size_t(0) : *std::max_element(holes.begin(), holes.end()));
+      EXPECT_TRUE(seen.inverted);
+      EXPECT_TRUE(seen.blurred) << g.name << " at " << side;
+      EXPECT_FALSE(seen.stroke_redrawn) << g.name << " at " << side;
+      ASSERT_EQ(holes.size(), 1u) << g.name << " at " << side << "\n" << image_text_art(seen.pixels);
+      EXPECT_GE(holes[0], 6u) << g.name << " at " << side << "\n" << image_text_art(seen.pixels);
+    }
+  }
+  // The 0 is still nearest its own MNIST-style glyph.
+  const Match m = match(preprocess_digit(draw_blurry_scan(glyphs()[0], 4.0, 64), PreprocessOptions{}).pixels, glyphs()[0]);
+  EXPECT_LT(m.own, m.nearest_other);
+}
+
+TEST(PreprocessBlurry, SharpThickPenIsStillRedrawn) {
+  // The blur rule must not catch a sharp marker: it is still redrawn at MNIST's width.
+  Photo marker;
+  marker.pen = 36;
+  const DigitImage seen = preprocess_digit(draw_photo(glyphs()[0], marker), PreprocessOptions{});
+  EXPECT_FALSE(seen.blurred);
+  EXPECT_TRUE(seen.stroke_redrawn);
+}
+
 // ---- MNIST itself ----
 
 TEST(PreprocessMnist, NetworkFormatPassesUnchanged) {

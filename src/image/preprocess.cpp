@@ -21,6 +21,12 @@ constexpr double kMnistStrokeWidth = 2.2;  // pixels at the box size
 // blurred blob loses the loops (77.0% instead of 90.1% on the 8x8 scans of
 // scripts/eval-images.sh, 92.6% instead of 93.2% on its photos).
 constexpr double kStrokeTolerance = 1.5;
+// Blurred strokes (an enlarged low-resolution scan; is_blurred) are told apart by
+// their soft levels, whatever the image's size: over kBlurredShare of the confident
+// ink below kSoftLevel of full ink. Thick ones keep their levels, trimmed below kBlurTrim.
+constexpr float kSoftLevel = 0.75f, kBlurTrim = 0.2f;
+constexpr double kBlurredShare = 0.3;
+constexpr double kLocalCellStrokes = 3;  // local background cells: 3 stroke widths when strokes are wider than a cell
 constexpr int kRenderScale = 4;            // redrawn strokes are drawn at 4x the box
 constexpr int kMinWorkingSide = 128, kMaxWorkingSide = 512;
 constexpr int kTinyScanSide = 48;   // images smaller than this: no local background, no thick-stroke redraw
@@ -266,8 +272,7 @@ bool flip_dark_ink(Plane& residual, float sigma) {
 // of each cell is its 20th-percentile level (ink covers less than 80% of a
 // cell), a 3x3 median over cells ignores cells full of ink, and the result is
 // interpolated bilinearly. Only positive (ink-like) background is removed.
-void subtract_local_background(Plane& r) {
-  const int cell = std::max(4, std::min(r.w, r.h) / 12);
+void subtract_local_background(Plane& r, int cell) {
   const int gw = (r.w + cell - 1) / cell, gh = (r.h + cell - 1) / cell;
   if (gw < 3 || gh < 3) return;
   Plane grid(gw, gh);
@@ -308,7 +313,12 @@ struct Ink {
   std::vector<uint8_t> mask;  // confidently ink
 };
 
-Ink find_ink(const Plane& residual) {
+// Where ink starts: well above the paper's noise and a fair share of the typical
+// full-ink contrast. ink = 0 when nothing stands out.
+struct InkLevels {
+  float ink = 0, threshold = 0;
+};
+InkLevels ink_levels(const Plane& residual) {
   // Paper noise: the residuals under the surface (ink is above), but never more
   // than the pixel noise itself (from neighbour differences, blind to smooth light).
   std::vector<float> below, steps;
@@ -320,13 +330,17 @@ Ink find_ink(const Plane& residual) {
   std::vector<float> strong;
   for (float r : residual.v)
     if (r > std::max(5 * sigma, 0.05f)) strong.push_back(r);
-  if (strong.size() < 4) no_ink();
+  if (strong.size() < 4) return {};
   auto p90 = strong.begin() + long(strong.size() * 9 / 10);
   std::nth_element(strong.begin(), p90, strong.end());
   const float ink = *p90;  // typical full-ink contrast
-  if (ink < 0.1f) no_ink();
-  const float threshold = std::max({5 * sigma, 0.35f * ink, 0.04f});
+  if (ink < 0.1f) return {};
+  return {ink, std::max({5 * sigma, 0.35f * ink, 0.04f})};
+}
 
+Ink find_ink(const Plane& residual) {
+  const auto [ink, threshold] = ink_levels(residual);
+  if (ink <= 0) no_ink();
   Ink out{Plane(residual.w, residual.h), std::vector<uint8_t>(residual.v.size(), 0)};
   for (size_t i = 0; i < residual.v.size(); ++i) out.mask[i] = residual.v[i] > threshold;
   // Levels survive next to confident ink (the anti-aliased rim) and are zero elsewhere.
@@ -558,6 +572,25 @@ Plane normalise_ink(const DigitInk& ink) {
   return out;
 }
 
+// Blurred ink: more than 30% of the confident ink is below 75% of full ink. A
+// sharp stroke is full ink but for its one-pixel rim; an enlarged low-resolution
+// scan or an out-of-focus photo ramps up and down across the whole stroke.
+bool is_blurred(const DigitInk& ink) {
+  const Plane levels = normalise_ink(ink);
+  size_t soft = 0, inside = 0;
+  for (size_t i = 0; i < levels.v.size(); ++i)
+    if (ink.mask.v[i] > 0.5f) ++inside, soft += levels.v[i] < kSoftLevel;
+  return inside && double(soft) > kBlurredShare * double(inside);
+}
+
+// Thick blurred strokes are not redrawn from their skeleton: the mask of a blur
+// fills the loops of 0, 6, 8 and 9, and a higher cut breaks faint strokes. Only
+// the faint outer blur is trimmed, which thins the stroke and keeps the loops.
+Plane trim_blur(Plane levels) {
+  for (float& v : levels.v) v = std::clamp((v - kBlurTrim) / (1.f - kBlurTrim), 0.f, 1.f);
+  return levels;
+}
+
 // ---- 7-10: from the cut-out ink of one digit to the network's input ----
 DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, double scale, const PreprocessOptions& opts) {
   const int box = std::max(1, int(std::lround(kBoxFraction * std::min(opts.rows, opts.cols))));
@@ -570,13 +603,16 @@ DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, double scale, c
   const double to_box = double(box) / std::max(ink.mask.w, ink.mask.h);
   out.stroke_width = stroke_width_estimate(fill_pinholes(ink.mask).v, ink.mask.w, ink.mask.h) * to_box;
   const double target = kMnistStrokeWidth * box / 20.0;
+  out.blurred = is_blurred(ink);
+  const bool thick = out.stroke_width > target * kStrokeTolerance;
   Plane small;
-  const bool thick = out.stroke_width > target * kStrokeTolerance && !tiny;
-  if (thick || out.stroke_width < target / kStrokeTolerance) {
+  if ((thick && !tiny && !out.blurred) || out.stroke_width < target / kStrokeTolerance) {
     // Redrawn at 4x the box and shrunk by area-averaging, so the new pen is anti-aliased too.
     const double render_scale = to_box * kRenderScale;
     small = resize_longest_side(crop_to_ink(redraw_strokes(ink.mask, render_scale, target * kRenderScale)), box);
     out.stroke_redrawn = true;
+  } else if (thick && out.blurred) {
+    small = resize_longest_side(crop_to_ink(trim_blur(normalise_ink(ink))), box);
   } else {
     small = resize_longest_side(crop_to_ink(normalise_ink(ink)), box);
   }
@@ -602,6 +638,26 @@ DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, double scale, c
           uint8_t(std::lround(std::clamp(small.at(x, y), 0.f, 1.f) * 255.f));
     }
   return out;
+}
+
+// The local background's cell: a cell narrower than the stroke has no paper in it,
+// and its 20th percentile is ink. So when the digit's strokes (found without local
+// background; edge shadows and specks left out) are wider than the usual cell, as
+// in an enlarged low-resolution scan, cells are 3 stroke widths wide.
+int local_cell(const Plane& residual) {
+  const int usual = std::max(4, std::min(residual.w, residual.h) / 12);
+  const auto [ink, threshold] = ink_levels(residual);
+  if (ink <= 0) return usual;
+  std::vector<uint8_t> mask(residual.v.size());
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = residual.v[i] > threshold;
+  std::vector<int> labels;
+  const auto parts = drop_specks(drop_edge_shadows(components(mask, residual.w, residual.h, labels), residual.w, residual.h));
+  std::vector<bool> ours(parts.empty() ? 1 : size_t(std::max_element(parts.begin(), parts.end(), [](auto& a, auto& b) { return a.label < b.label; })->label) + 1, false);
+  for (const auto& c : parts) ours[size_t(c.label)] = true;
+  Plane digit(residual.w, residual.h);
+  for (size_t i = 0; i < labels.size(); ++i) digit.v[i] = size_t(labels[i]) < ours.size() && ours[size_t(labels[i])];
+  const double width = stroke_width_estimate(fill_pinholes(digit).v, residual.w, residual.h);
+  return width > usual ? int(std::ceil(kLocalCellStrokes * width)) : usual;
 }
 
 // Already what the network eats: its size, a dark frame, light ink.
@@ -632,7 +688,7 @@ Scan scan(const GrayImage& img) {
   Plane residual = subtract_background(work, paper);
   s.inverted = flip_dark_ink(residual, paper.sigma);
   // Tiny scans have no room for uneven lighting; their digit fills the frame.
-  if (!s.tiny_scan) subtract_local_background(residual);
+  if (!s.tiny_scan) subtract_local_background(residual, local_cell(residual));
   s.ink = find_ink(residual);
   s.parts = drop_specks(drop_edge_shadows(components(s.ink.mask, work.w, work.h, s.labels), work.w, work.h));
   return s;

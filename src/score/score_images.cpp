@@ -145,7 +145,8 @@ nlohmann::json digit_json(const DigitImage& di, const float* p, uint32_t classes
   const uint32_t c = score_argmax(p, classes);
   return {{"predicted", c}, {"probability", p[c]}, {"top", top_json(p, classes)}, {"x", di.x}, {"width", di.width},
           {"preprocessing", {{"passed_through", di.passed_through}, {"inverted", di.inverted},
-                             {"stroke_width", di.stroke_width}, {"stroke_redrawn", di.stroke_redrawn}}},
+                             {"stroke_width", di.stroke_width}, {"stroke_redrawn", di.stroke_redrawn},
+                             {"blurred", di.blurred}}},
           {"pixels", score_pixels_json(di.pixels.pixels.data(), di.pixels.pixels.size())}};
 }
 

@@ -8,13 +8,16 @@
 //      uneven lighting, gradients, vignetting
 //   3. ink polarity: ink is the heavy tail of what remains; dark ink on light
 //      paper (the usual photo) is flipped so that ink is high
-//   4. local background: shadows the cubic missed, from cell percentiles
+//   4. local background: shadows the cubic missed, from cell percentiles (cells at
+//      least 3 stroke widths wide when strokes are wider than the usual cell)
 //   5. threshold relative to the paper noise and the ink contrast; the ink keeps
 //      its anti-aliased levels at the stroke edges
 //   6. components: shadows touching the image edge and specks are dropped
 //   7. crop to the ink; the digit's own ink level becomes full scale
 //   8. stroke width: measured; a pen 1.5x thinner or thicker than MNIST's (2.2 px
-//      at the 20-px box) is skeletonised and redrawn at MNIST's width
+//      at the 20-px box) is skeletonised and redrawn at MNIST's width, except
+//      thick blurred strokes (an enlarged low-resolution scan), whose loops the
+//      skeleton would lose: their faint outer blur is trimmed instead
 //   9. the longest side scaled to the box (area-averaging), aspect ratio kept
 //  10. placed in the input frame with its centre of mass at the centre
 // --read applies steps 1-6 to the whole image, then splits the ink into digits.
@@ -46,6 +49,7 @@ struct DigitImage {
   bool inverted = false;       // dark ink on light paper was found
   double stroke_width = 0;     // measured, in pixels at the box size
   bool stroke_redrawn = false; // stroke width normalised
+  bool blurred = false;        // soft strokes (an enlarged low-resolution scan): thick ones keep their levels
   int x = 0, width = 0;        // where the digit was in the image (--read), in image pixels
 };
 
