@@ -218,7 +218,7 @@ std::vector<double> World::allgather(double value) {
 }
 
 namespace {
-enum StartKind { kReduceScatter, kAlltoall, kAllgatherFloat, kAllgatherU16 };
+enum StartKind { kAlltoall, kAlltoallFloat, kAllgatherFloat, kAllgatherU16 };
 }
 
 int World::start(const void* data, void* out, const std::vector<int>& counts, int kind) {
@@ -226,19 +226,17 @@ int World::start(const void* data, void* out, const std::vector<int>& counts, in
   std::vector<int> displs = displacements(counts);
   const int mine = counts[size_t(rank_)];
   switch (kind) {
-    case kReduceScatter:
-      check(MPI_Ireduce_scatter(data, out, counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request),
-            "MPI_Ireduce_scatter");
-      break;
-    case kAlltoall: {  // send blocks by counts; receive `mine` values from every rank
+    case kAlltoall:
+    case kAlltoallFloat: {  // send blocks by counts; receive `mine` values from every rank
+      const MPI_Datatype type = kind == kAlltoallFloat ? MPI_FLOAT : MPI_UINT16_T;
       std::vector<int> recv_counts(counts.size(), mine), recv_displs(counts.size());
       for (size_t r = 0; r < counts.size(); ++r) recv_displs[r] = int(r) * mine;
       requests_->displs.push_back(std::move(recv_counts));
       requests_->displs.push_back(std::move(recv_displs));
       const auto& rc = requests_->displs[requests_->displs.size() - 2];
       const auto& rd = requests_->displs.back();
-      check(MPI_Ialltoallv(data, counts.data(), displs.data(), MPI_UINT16_T, out, rc.data(), rd.data(), MPI_UINT16_T,
-                           MPI_COMM_WORLD, &request),
+      check(MPI_Ialltoallv(data, counts.data(), displs.data(), type, out, rc.data(), rd.data(), type, MPI_COMM_WORLD,
+                           &request),
             "MPI_Ialltoallv");
       break;
     }
@@ -253,11 +251,11 @@ int World::start(const void* data, void* out, const std::vector<int>& counts, in
   return int(requests_->requests.size() - 1);
 }
 
-int World::start_reduce_scatter_sum(const float* data, float* mine, const std::vector<int>& counts) {
-  return start(data, mine, counts, kReduceScatter);
-}
 int World::start_alltoall(const uint16_t* send, uint16_t* recv, const std::vector<int>& counts) {
   return start(send, recv, counts, kAlltoall);
+}
+int World::start_alltoall(const float* send, float* recv, const std::vector<int>& counts) {
+  return start(send, recv, counts, kAlltoallFloat);
 }
 int World::start_allgather(float* data, const std::vector<int>& counts) {
   return start(nullptr, data, counts, kAllgatherFloat);

@@ -1,5 +1,6 @@
 #include "digitnet/train/sharded_adam.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -142,6 +143,7 @@ ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_byte
   }
   state_.reset(local_);
   if (W_ > 1) summed_.resize(local_);
+  if (W_ > 1 && wire_ == GradWire::f32) blocks_in_.resize(W_ * local_);
   if (W_ > 1 && wire_ == GradWire::bf16) {
     wire_out_.resize(buckets_.front().end);  // the whole parameter count
     wire_in_.resize(W_ * local_);
@@ -197,7 +199,7 @@ void ShardedAdam::start_reduce(Bucket& b) {
   if (!worker_ && first_start_ == 0) first_start_ = now_seconds();
   if (timeline_) b.start_ns = timeline_->now();
   if (wire_ == GradWire::f32) {
-    b.ticket = world_.start_reduce_scatter_sum(grads_ + b.begin, &summed_[b.local], b.counts);
+    b.ticket = world_.start_alltoall(grads_ + b.begin, &blocks_in_[W_ * b.local], b.counts);
     return;
   }
   for (size_t i = b.begin; i < b.end; ++i) wire_out_[i] = to_bf16(grads_[i]);
@@ -250,15 +252,23 @@ void ShardedAdam::finish_reduce() {
     for (size_t k = 0; k < buckets_.size(); ++k)
       if (!buckets_[k].done) seen_done(k);
   times_.total += last_done_ - first_start_;
-  if (wire_ == GradWire::bf16)  // sum the ranks' bf16 blocks in f32, in rank order: the same bits everywhere
-    for (const Bucket& b : buckets_) {
-      const size_t n = my_count(b);
+  // Each rank received every rank's block of its slices: it sums them in f32, in
+  // rank order, so the sum does not depend on how the bytes travelled.
+  for (const Bucket& b : buckets_) {
+    const size_t n = my_count(b);
+    float* out = &summed_[b.local];
+    if (wire_ == GradWire::f32) {
+      const float* in = &blocks_in_[W_ * b.local];
+      std::copy(in, in + n, out);
+      for (size_t r = 1; r < W_; ++r)
+        for (size_t i = 0; i < n; ++i) out[i] += in[r * n + i];
+    } else {
       const uint16_t* in = &wire_in_[W_ * b.local];
-      float* out = &summed_[b.local];
       for (size_t i = 0; i < n; ++i) out[i] = from_bf16(in[i]);
       for (size_t r = 1; r < W_; ++r)
         for (size_t i = 0; i < n; ++i) out[i] += from_bf16(in[r * n + i]);
     }
+  }
 }
 
 const float* ShardedAdam::summed(const Bucket& b) const { return W_ == 1 ? grads_ + b.begin : &summed_[b.local]; }

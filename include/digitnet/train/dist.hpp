@@ -52,11 +52,11 @@ class World {
   // (Open MPI moves a non-blocking collective only inside MPI calls), wait_all()
   // completes every one started. Each returns a ticket for done(ticket).
   //
-  // The sum of every rank's `data` (all blocks): this rank's block lands in `mine`.
-  int start_reduce_scatter_sum(const float* data, float* mine, const std::vector<int>& counts);
   // Block s of `send` goes to rank s; block r of `recv` (counts[rank()] values each)
-  // comes from rank r. 16-bit values: bf16 gradients on the wire.
+  // comes from rank r: a reduce-scatter's traffic, summed by the caller in the order
+  // it chooses. f32, or 16-bit values (bf16 gradients on the wire).
   int start_alltoall(const uint16_t* send, uint16_t* recv, const std::vector<int>& counts);
+  int start_alltoall(const float* send, float* recv, const std::vector<int>& counts);
   // In place: block r of `data` comes from rank r.
   int start_allgather(float* data, const std::vector<int>& counts);
   int start_allgather(uint16_t* data, const std::vector<int>& counts);

@@ -2,8 +2,9 @@
 // stage 1, Rajbhandari et al. 2020):
 //
 //   backward writes layer L-1 ... 0  ──► each bucket of layers, once complete, starts a
-//                                        reduce-scatter: rank r receives the summed
-//                                        gradient of its own 1/W slice of the bucket
+//                                        reduce-scatter: rank r receives every rank's
+//                                        block of its own 1/W slice of the bucket
+//                                        (MPI_Ialltoallv) and sums them in rank order
 //   after backward                   ──► wait for the buckets; clip by the global norm
 //                                        (one small collective of the slices' shares)
 //   Adam on this rank's slices only  ──► m and v exist only for them: 1/W per rank
@@ -104,6 +105,7 @@ class ShardedAdam : public GradientListener {
   AdamState state_;              // step, and m, v of this rank's slices
   const float* grads_ = nullptr;
   std::vector<float> summed_;    // this rank's summed gradient slices (W > 1)
+  std::vector<float> blocks_in_;  // f32 wire: every rank's block of this rank's slices
   std::vector<uint16_t> wire_out_, wire_in_;  // bf16 wire buffers
   size_t next_ = 0;              // next bucket to start
   CommTimes times_;
