@@ -9,8 +9,11 @@ namespace po = boost::program_options;
 namespace digitnet {
 
 bool command_line_parse(int argc, const char* const* argv, const po::options_description& visible,
-                        const po::options_description& hidden, const po::positional_options_description& positional,
-                        std::string* help_text) {
+                        po::value_semantic* checkpoint, int max_checkpoints, std::string* help_text) {
+  po::options_description hidden;
+  hidden.add_options()("checkpoint", checkpoint, "checkpoint files or directories");
+  po::positional_options_description positional;
+  positional.add("checkpoint", max_checkpoints);
   po::options_description all;
   all.add(visible).add(hidden);
   po::variables_map vm;

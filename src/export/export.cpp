@@ -46,11 +46,7 @@ ExportOptions export_options_parse(int argc, const char* const* argv) {
       ("onnx", po::value(&o.onnx), "the ONNX file to write (replaced atomically)")
       ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line)")
       ("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("checkpoint", po::value(&o.checkpoint), "checkpoint file or directory");
-  po::positional_options_description positional;
-  positional.add("checkpoint", 1);
-  o.help = !command_line_parse(argc, argv, visible, hidden, positional, &o.help_text);
+  o.help = !command_line_parse(argc, argv, visible, po::value(&o.checkpoint), 1, &o.help_text);
   if (o.help) return o;
   if (o.checkpoint.empty()) fail(ErrorKind::usage, "no checkpoint given (a ckpt-*.pb file or a directory of them)");
   if (o.onnx.empty()) fail(ErrorKind::usage, "--onnx OUT.onnx is required");

@@ -43,11 +43,7 @@ ScoreOptions score_options_parse(int argc, const char* const* argv) {
       ("threads", po::value(&o.threads)->default_value(0), "threads (0 = all cores)")
       ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line)")
       ("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("checkpoint", po::value(&o.checkpoints)->composing(), "checkpoint files or directories");
-  po::positional_options_description positional;
-  positional.add("checkpoint", -1);
-  o.help = !command_line_parse(argc, argv, visible, hidden, positional, &o.help_text);
+  o.help = !command_line_parse(argc, argv, visible, po::value(&o.checkpoints)->composing(), -1, &o.help_text);
   if (o.help) return o;
   if (o.checkpoints.empty()) fail(ErrorKind::usage, "no checkpoint given (a ckpt-*.pb file or a directory of them)");
   if (o.images.empty() && o.data_dir.empty())

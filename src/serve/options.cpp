@@ -38,11 +38,7 @@ ServeOptions serve_options_parse(int argc, const char* const* argv) {
       ("preprocess", po::value(&o.preprocess)->default_value(o.preprocess), "auto, full or none, as digitnet-score --preprocess")
       ("verbose", po::bool_switch(&o.verbose), "errors also say where they come from (source file:line)")
       ("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("checkpoint", po::value(&o.checkpoint), "checkpoint file or directory");
-  po::positional_options_description positional;
-  positional.add("checkpoint", 1);
-  if (!command_line_parse(argc, argv, visible, hidden, positional, &o.help_text)) {
+  if (!command_line_parse(argc, argv, visible, po::value(&o.checkpoint), 1, &o.help_text)) {
     o.help = true;
     o.help_text += "Uploads over " + std::to_string(o.max_body >> 20) + " MiB are refused (413).\n";
     return o;

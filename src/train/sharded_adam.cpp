@@ -147,6 +147,9 @@ ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_byte
   if (W_ > 1 && wire_ == GradWire::bf16) {
     wire_out_.resize(buckets_.front().end);  // the whole parameter count
     wire_in_.resize(W_ * local_);
+    size_t largest = 0;
+    for (const Bucket& b : buckets_) largest = std::max(largest, my_count(b));
+    before_.resize(largest);
   }
   if (W_ > 1 && progress == Progress::thread) {
     if (!world.serialized_threads())
@@ -296,7 +299,8 @@ void ShardedAdam::update(const AdamConfig& cfg, float* params, const DecayRanges
       continue;
     }
     // bf16 wire: the update itself travels rounded; apply the rounded one here too.
-    std::vector<float> before(p, p + n);
+    float* before = before_.data();  // this slice's parameters before the update
+    std::copy(p, p + n, before);
     adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
     uint16_t* delta = &wire_out_[b.mine];
     for (size_t i = 0; i < n; ++i) {

@@ -1,4 +1,4 @@
-// The command line of a program with positional arguments (digitnet-score, digitnet-export):
+// The command line of a program with positional arguments (digitnet-score, digitnet-serve, digitnet-export):
 // one parse, Boost's errors turned into Error(usage), --help as text.
 #pragma once
 #include <boost/program_options.hpp>
@@ -8,10 +8,12 @@
 namespace digitnet {
 
 // Parses argv into the values the options are bound to. `visible` holds what --help
-// prints (and must define "help"), `hidden` the names the positional arguments fill.
-// Returns false when --help was given, with *help_text holding the visible options.
+// prints (and must define "help"); up to `max_checkpoints` positional arguments (-1:
+// any number) go to the option "checkpoint", stored by `checkpoint`. Boost's errors
+// become Error(usage). Returns false when --help was given, with *help_text holding
+// the visible options.
 bool command_line_parse(int argc, const char* const* argv, const boost::program_options::options_description& visible,
-                        const boost::program_options::options_description& hidden,
-                        const boost::program_options::positional_options_description& positional, std::string* help_text);
+                        boost::program_options::value_semantic* checkpoint, int max_checkpoints,
+                        std::string* help_text);
 
 }  // namespace digitnet

@@ -107,6 +107,7 @@ class ShardedAdam : public GradientListener {
   std::vector<float> summed_;    // this rank's summed gradient slices (W > 1)
   std::vector<float> blocks_in_;  // f32 wire: every rank's block of this rank's slices
   std::vector<uint16_t> wire_out_, wire_in_;  // bf16 wire buffers
+  std::vector<float> before_;                 // bf16 wire: a slice before its update
   size_t next_ = 0;              // next bucket to start
   CommTimes times_;
   double first_start_ = 0, last_done_ = 0;
