@@ -200,7 +200,8 @@ TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
 // gives bitwise the parameters and moments of the replicated Adam on the same
 // summed gradient: rank 0 contributes the gradient and the others zeros, so the
 // sum is exact whatever order MPI adds in. Every bucket size, with AdamW's decay
-// on weights only, and clipping (the norm computed from the slices).
+// on weights only, pipelined (each bucket updated as it arrives) and with
+// clipping (the norm computed from the slices, after every bucket).
 TEST(ShardedAdam, EqualsReplicatedAdamBitwise) {
   const MlpShape shape{784, {300, 100}, 10};
   const size_t n = shape.num_params();
@@ -209,7 +210,8 @@ TEST(ShardedAdam, EqualsReplicatedAdamBitwise) {
   cfg.weight_decay = 0.05;
   DecayRanges decayed;
   for (const LayerSlice& l : mlp_layout(shape)) decayed.emplace_back(l.weight_offset, l.bias_offset);
-  for (const size_t bucket_bytes : {size_t(0), size_t(100000), size_t(1) << 20}) {
+  for (const size_t bucket_bytes : {size_t(0), size_t(100000), size_t(1) << 20})
+  for (const bool clip : {false, true}) {
     std::vector<float> params(n), reference(n), grads(n);
     mlp_init(shape, 7, params.data());
     reference = params;
@@ -224,15 +226,14 @@ TEST(ShardedAdam, EqualsReplicatedAdamBitwise) {
       grads = world->rank() == 0 ? g : std::vector<float>(n, 0.f);
       sharded.begin(grads.data());
       for (size_t l = shape.num_layers(); l-- > 0;) sharded.layer_done(l);
-      sharded.finish_reduce();
-      EXPECT_NEAR(sharded.global_norm(), norm, 1e-9 * norm);
-      const float factor = float(0.5 * norm / norm);  // clip to half the norm
-      sharded.scale_gradient(factor);
-      for (float& x : g) x *= factor;
-      sharded.update(cfg, params.data(), decayed);
-      sharded.allgather(params.data());
+      // clipped to half the norm: the slices' norm must be the whole gradient's for
+      // the factor to come out as exactly 0.5
+      sharded.update(cfg, params.data(), decayed, clip ? 0.5 * norm : 0.0);
+      sharded.finish_allgather(params.data());
+      if (clip)
+        for (float& x : g) x *= 0.5f;
       adam_step(cfg, replicated, reference.data(), g.data(), n, decayed);
-      ASSERT_EQ(params, reference) << "bucket bytes " << bucket_bytes << ", step " << step;
+      ASSERT_EQ(params, reference) << "bucket bytes " << bucket_bytes << ", clip " << clip << ", step " << step;
     }
     const AdamState gathered = sharded.gather();
     EXPECT_EQ(gathered.step, replicated.step);
@@ -284,9 +285,8 @@ TEST(ShardedAdam, Bf16WireIsRoundedGradientsSummedInF32) {
     std::vector<float> g(n), sum(n, 0.f);
     for (size_t i = 0; i < n; ++i) g[i] = grad(world->rank(), step, i);
     bf16.begin(g.data());
-    bf16.finish_reduce();
     bf16.update(cfg, params.data(), {});
-    bf16.allgather(params.data());
+    bf16.finish_allgather(params.data());
     for (int r = 0; r < W; ++r)
       for (size_t i = 0; i < n; ++i) sum[i] = r == 0 ? bf16_round(grad(r, step, i)) : sum[i] + bf16_round(grad(r, step, i));
     std::vector<float> updated = expected;

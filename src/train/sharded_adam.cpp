@@ -52,7 +52,7 @@ Progress progress_parse(const std::string& name) {
 
 // Runs the reductions of the buckets handed over, one after another, each a
 // blocking wait, while the main thread goes on with backward. The main thread
-// calls MPI again only after finish_reduce has seen every bucket done, so the
+// calls MPI again only after update() has seen every bucket done, so the
 // two never call MPI at the same time (MPI_THREAD_SERIALIZED is enough).
 class ShardedAdam::Worker {
  public:
@@ -194,7 +194,7 @@ void ShardedAdam::begin(const float* grads, uint64_t step) {
   for (Bucket& b : buckets_) b.done = false;
   if (worker_) worker_->reset();
   times_ = {};
-  first_start_ = last_done_ = 0;
+  first_start_ = last_done_ = reduced_ = gathering_ = 0;
 }
 
 void ShardedAdam::start_reduce(Bucket& b) {
@@ -219,10 +219,17 @@ void ShardedAdam::seen_done(size_t k) {
   Bucket& b = buckets_[k];
   b.done = true;
   last_done_ = now_seconds();
-  if (!timeline_) return;
-  const int64_t bytes = int64_t((b.end - b.begin) * (wire_ == GradWire::bf16 ? sizeof(uint16_t) : sizeof(float)));
-  timeline_->record("reduce", TimelineTrack(uint32_t(TimelineTrack::bucket0) + uint32_t(k)), b.start_ns,
-                    timeline_->now(), {int64_t(step_), int64_t(k), bytes});
+  if (timeline_)
+    timeline_->record("reduce", bucket_track(k), b.start_ns, timeline_->now(),
+                      {int64_t(step_), int64_t(k), int64_t(bucket_bytes(b))});
+}
+
+size_t ShardedAdam::bucket_bytes(const Bucket& b) const {
+  return (b.end - b.begin) * (wire_ == GradWire::bf16 ? sizeof(uint16_t) : sizeof(float));
+}
+
+TimelineTrack ShardedAdam::bucket_track(size_t k) {
+  return TimelineTrack(uint32_t(TimelineTrack::bucket0) + uint32_t(k));
 }
 
 void ShardedAdam::hand_over(size_t buckets) {
@@ -243,34 +250,34 @@ void ShardedAdam::layer_done(size_t layer) {
   hand_over(ready);
 }
 
-void ShardedAdam::finish_reduce() {
-  if (W_ == 1) return;
-  hand_over(buckets_.size());  // (all of them, for a caller that skipped layer_done)
+// Waits for bucket k's reduction: the time waited is exposed communication.
+void ShardedAdam::wait_reduced(size_t k) {
   const double wait_start = now_seconds();
-  if (worker_) worker_->wait_done(buckets_.size());
-  world_.wait_all();
-  const double done = now_seconds();
-  times_.exposed += done - wait_start;
-  if (!worker_)  // the reductions still running when the wait began ended in it
-    for (size_t k = 0; k < buckets_.size(); ++k)
-      if (!buckets_[k].done) seen_done(k);
-  times_.total += last_done_ - first_start_;
-  // Each rank received every rank's block of its slices: it sums them in f32, in
-  // rank order, so the sum does not depend on how the bytes travelled.
-  for (const Bucket& b : buckets_) {
-    const size_t n = my_count(b);
-    float* out = &summed_[b.local];
-    if (wire_ == GradWire::f32) {
-      const float* in = &blocks_in_[W_ * b.local];
-      std::copy(in, in + n, out);
-      for (size_t r = 1; r < W_; ++r)
-        for (size_t i = 0; i < n; ++i) out[i] += in[r * n + i];
-    } else {
-      const uint16_t* in = &wire_in_[W_ * b.local];
-      for (size_t i = 0; i < n; ++i) out[i] = from_bf16(in[i]);
-      for (size_t r = 1; r < W_; ++r)
-        for (size_t i = 0; i < n; ++i) out[i] += from_bf16(in[r * n + i]);
-    }
+  {
+    TimelineSpan span(timeline_, "reduce", {int64_t(step_), int64_t(k), -1});
+    if (worker_) worker_->wait_done(k + 1);
+    else if (!buckets_[k].done) world_.wait(buckets_[k].ticket);
+  }
+  times_.exposed += now_seconds() - wait_start;
+  if (!worker_ && !buckets_[k].done) seen_done(k);
+  reduced_ = last_done_;
+}
+
+// Each rank received every rank's block of its slice of b: it sums them in f32,
+// in rank order, so the sum does not depend on how the bytes travelled.
+void ShardedAdam::sum_blocks(const Bucket& b) {
+  const size_t n = my_count(b);
+  float* out = &summed_[b.local];
+  if (wire_ == GradWire::f32) {
+    const float* in = &blocks_in_[W_ * b.local];
+    std::copy(in, in + n, out);
+    for (size_t r = 1; r < W_; ++r)
+      for (size_t i = 0; i < n; ++i) out[i] += in[r * n + i];
+  } else {
+    const uint16_t* in = &wire_in_[W_ * b.local];
+    for (size_t i = 0; i < n; ++i) out[i] = from_bf16(in[i]);
+    for (size_t r = 1; r < W_; ++r)
+      for (size_t i = 0; i < n; ++i) out[i] += from_bf16(in[r * n + i]);
   }
 }
 
@@ -285,45 +292,75 @@ double ShardedAdam::global_norm() const {
   return std::sqrt(total);
 }
 
-void ShardedAdam::scale_gradient(float factor) {
-  for (const Bucket& b : buckets_) scale_in_place(const_cast<float*>(summed(b)), my_count(b), factor);
-}
-
-void ShardedAdam::update(const AdamConfig& cfg, float* params, const DecayRanges& decayed) {
+void ShardedAdam::update(const AdamConfig& cfg, float* params, const DecayRanges& decayed, double clip_norm) {
+  if (W_ > 1) hand_over(buckets_.size());  // (all of them, for a caller that skipped layer_done)
   ++state_.step;
-  for (const Bucket& b : buckets_) {
-    const size_t n = my_count(b);
-    float* p = params + b.mine;
-    if (W_ == 1 || wire_ == GradWire::f32) {
-      adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
-      continue;
+  // Pipelined: bucket k's Adam and allgather run while bucket k+1 is still being
+  // reduced. Clipping needs every bucket's share of the norm first; the exchange
+  // thread must be done with MPI before this thread calls it.
+  const bool pipelined = clip_norm <= 0 && !worker_;
+  if (!pipelined) {
+    for (size_t k = 0; W_ > 1 && k < buckets_.size(); ++k) wait_reduced(k), sum_blocks(buckets_[k]);
+    if (clip_norm > 0) {
+      TimelineSpan span(timeline_, "optimizer", {int64_t(step_)});
+      const double norm = global_norm();
+      if (norm > clip_norm)
+        for (const Bucket& b : buckets_) scale_in_place(const_cast<float*>(summed(b)), my_count(b), float(clip_norm / norm));
     }
-    // bf16 wire: the update itself travels rounded; apply the rounded one here too.
-    float* before = before_.data();  // this slice's parameters before the update
-    std::copy(p, p + n, before);
-    adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
-    uint16_t* delta = &wire_out_[b.mine];
-    for (size_t i = 0; i < n; ++i) {
-      delta[i] = to_bf16(p[i] - before[i]);
-      p[i] = before[i] + from_bf16(delta[i]);
-    }
+  }
+  for (size_t k = 0; k < buckets_.size(); ++k) {
+    if (pipelined && W_ > 1) wait_reduced(k), sum_blocks(buckets_[k]);
+    update_bucket(cfg, buckets_[k], params, decayed);
+    start_allgather(buckets_[k], params);
   }
 }
 
-void ShardedAdam::allgather(float* params) {
+void ShardedAdam::update_bucket(const AdamConfig& cfg, const Bucket& b, float* params, const DecayRanges& decayed) {
+  TimelineSpan span(timeline_, "optimizer", {int64_t(step_), W_ > 1 ? int64_t(&b - buckets_.data()) : -1, -1});
+  const size_t n = my_count(b);
+  float* p = params + b.mine;
+  if (W_ == 1 || wire_ == GradWire::f32) {
+    adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
+    return;
+  }
+  // bf16 wire: the update itself travels rounded; apply the rounded one here too.
+  float* before = before_.data();  // this slice's parameters before the update
+  std::copy(p, p + n, before);
+  adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
+  uint16_t* delta = &wire_out_[b.mine];
+  for (size_t i = 0; i < n; ++i) {
+    delta[i] = to_bf16(p[i] - before[i]);
+    p[i] = before[i] + from_bf16(delta[i]);
+  }
+}
+
+void ShardedAdam::start_allgather(Bucket& b, float* params) {
   if (W_ == 1) return;
-  const double start = now_seconds();
-  for (Bucket& b : buckets_)
-    b.ticket = wire_ == GradWire::f32 ? world_.start_allgather(params + b.begin, b.counts)
-                                      : world_.start_allgather(&wire_out_[b.begin], b.counts);
-  world_.wait_all();
+  if (gathering_ == 0) gathering_ = now_seconds();
+  if (timeline_) b.gather_ns = timeline_->now();
+  b.ticket = wire_ == GradWire::f32 ? world_.start_allgather(params + b.begin, b.counts)
+                                    : world_.start_allgather(&wire_out_[b.begin], b.counts);
+}
+
+void ShardedAdam::finish_allgather(float* params) {
+  if (W_ == 1) return;
+  const double wait_start = now_seconds();
+  {
+    TimelineSpan span(timeline_, "allgather", {int64_t(step_)});
+    world_.wait_all();
+  }
+  const double done = now_seconds();
+  times_.exposed += done - wait_start;
+  for (size_t k = 0; timeline_ && k < buckets_.size(); ++k)  // each bucket's allgather in flight
+    timeline_->record("allgather", bucket_track(k), buckets_[k].gather_ns, timeline_->now(),
+                      {int64_t(step_), int64_t(k), int64_t(bucket_bytes(buckets_[k]))});
   if (wire_ == GradWire::bf16)  // the other ranks' updates, rounded as their owners applied them
     for (const Bucket& b : buckets_)
       for (size_t i = b.begin; i < b.end; ++i)
         if (i < b.mine || i >= b.mine + my_count(b)) params[i] += from_bf16(wire_out_[i]);
-  const double seconds = now_seconds() - start;
-  times_.total += seconds;
-  times_.exposed += seconds;
+  // in flight: from the first reduction's start to the last one's end, and from
+  // the first allgather's start to now; the two overlap when pipelined
+  times_.total = gathering_ < reduced_ ? done - first_start_ : (reduced_ - first_start_) + (done - gathering_);
 }
 
 }  // namespace digitnet

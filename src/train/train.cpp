@@ -327,36 +327,23 @@ StepAgreement train_step(World& world, Mlp& model, ShardedAdam& optimizer, Train
     model.backward(shard.x.data(), shard.mine.size(), &draw, &optimizer);
   }
   sums.count += shard.mine.size();
-  if (world.size() > 1) {  // the exposed part of the exchange: this rank waits for the buckets
-    TimelineSpan span(plan.timeline, "reduce", {at.step, -1, int64_t(model.grads().size() * sizeof(float))});
-    optimizer.finish_reduce();  // this rank's slices now hold the ranks' summed gradient
-  }
+
+  // Adam on this rank's slices at the schedule's rate for this step, each bucket
+  // as soon as the ranks' sum of it has arrived; then its allgather starts
+  AdamConfig step_cfg = state.recipe.adam;
+  step_cfg.lr = lr_at(plan.lr, state.step);
+  optimizer.update(step_cfg, model.params().data(), plan.decayed, state.recipe.clip_grad_norm);
 
   // A stop signal on any rank stops every rank after this same step: the ranks
   // combine what they received once per step, so none is left inside a
-  // collective and the checkpoint after it is the state of all of them.
+  // collective and the checkpoint after it is the state of all of them. (It
+  // runs while the allgathers are in flight.)
   uint64_t agree[2] = {uint64_t(stop_signal_received()), uint64_t(want_checkpoint)};
   if (world.size() > 1) {
     TimelineSpan span(plan.timeline, "agree", at);
     world.allreduce_max(agree, 2);
   }
-
-  // Adam on this rank's slices at the schedule's rate for this step, then every
-  // rank gathers the others' updated slices
-  {
-    TimelineSpan span(plan.timeline, "optimizer", at);
-    if (state.recipe.clip_grad_norm > 0) {  // the norm from the slices: the same factor on every rank
-      const double norm = optimizer.global_norm();
-      if (norm > state.recipe.clip_grad_norm) optimizer.scale_gradient(float(state.recipe.clip_grad_norm / norm));
-    }
-    AdamConfig step_cfg = state.recipe.adam;
-    step_cfg.lr = lr_at(plan.lr, state.step);
-    optimizer.update(step_cfg, model.params().data(), plan.decayed);
-  }
-  if (world.size() > 1) {
-    TimelineSpan span(plan.timeline, "allgather", at);
-    optimizer.allgather(model.params().data());
-  }
+  optimizer.finish_allgather(model.params().data());  // every rank holds the same parameters
   sums.comm_total_seconds += optimizer.times().total;
   sums.comm_exposed_seconds += optimizer.times().exposed;
   ++state.step;

@@ -33,6 +33,7 @@ namespace digitnet {
 
 class Timeline;
 class World;
+enum class TimelineTrack : uint32_t;
 
 enum class GradWire { f32, bf16 };
 GradWire grad_wire_parse(const std::string& name);  // "f32" or "bf16"; throws Error(usage)
@@ -65,17 +66,22 @@ class ShardedAdam : public GradientListener {
   size_t num_buckets() const { return buckets_.size(); }
   Progress progress() const { return worker_ ? Progress::thread : Progress::poll; }
 
-  // One step, on every rank: begin, then loss_grad with this as its listener,
-  // then finish_reduce, clip (optional), update, allgather.
+  // One step, on every rank: begin, then backward with this as its listener,
+  // then update, then finish_allgather.
   void begin(const float* grads, uint64_t step = 0);
-  // --timeline: each bucket's reduction, from its start until seen done, on a track of its own.
+  // --timeline: on the main track the waits ("reduce" per bucket, "allgather") and
+  // each bucket's "optimizer"; on a track per bucket its reduction, from its start
+  // until seen done, and its allgather, from its start until completed.
   void set_timeline(Timeline* timeline) { timeline_ = timeline; }
   void layer_done(size_t layer) override;
-  void finish_reduce();
-  double global_norm() const;      // of the summed gradient; the same bits on every rank
-  void scale_gradient(float factor);
-  void update(const AdamConfig& cfg, float* params, const DecayRanges& decayed);
-  void allgather(float* params);
+  // Each bucket, as its reduction completes: the ranks' blocks of this rank's
+  // slice summed, Adam on the slice, and its allgather started, so a bucket's
+  // optimizer and allgather run while the next one is still being reduced.
+  // clip_norm > 0: first every bucket, then the gradient scaled to at most that
+  // global norm (computed from the slices, the same factor on every rank).
+  void update(const AdamConfig& cfg, float* params, const DecayRanges& decayed, double clip_norm = 0);
+  // Completes the allgathers: every rank holds the same parameters.
+  void finish_allgather(float* params);
   const CommTimes& times() const { return times_; }
 
  private:
@@ -87,7 +93,8 @@ class ShardedAdam : public GradientListener {
     size_t local = 0;           // where it starts in this rank's state
     int ticket = -1;            // the reduction in flight
     bool done = false;          // seen complete by a poll
-    int64_t start_ns = 0;       // on the timeline's clock
+    int64_t start_ns = 0;       // on the timeline's clock: reduction started
+    int64_t gather_ns = 0;      // allgather started
   };
   class Worker;  // the exchange thread of Progress::thread
   size_t my_count(const Bucket& b) const;
@@ -95,7 +102,14 @@ class ShardedAdam : public GradientListener {
   void hand_over(size_t buckets);  // buckets [0, buckets) are ready to reduce
   void poll();
   void seen_done(size_t k);  // bucket k's reduction has completed
+  size_t bucket_bytes(const Bucket& b) const;  // on the wire, each way
+  static TimelineTrack bucket_track(size_t k);
+  void wait_reduced(size_t k);
+  void sum_blocks(const Bucket& b);
   const float* summed(const Bucket& b) const;  // this rank's summed slice of b
+  double global_norm() const;                  // of the summed gradient; the same bits on every rank
+  void update_bucket(const AdamConfig& cfg, const Bucket& b, float* params, const DecayRanges& decayed);
+  void start_allgather(Bucket& b, float* params);
 
   World& world_;
   const GradWire wire_;
@@ -110,7 +124,8 @@ class ShardedAdam : public GradientListener {
   std::vector<float> before_;                 // bf16 wire: a slice before its update
   size_t next_ = 0;              // next bucket to start
   CommTimes times_;
-  double first_start_ = 0, last_done_ = 0;
+  double first_start_ = 0, last_done_ = 0;  // first reduction started, latest seen done
+  double reduced_ = 0, gathering_ = 0;      // all reductions seen done; first allgather started
   Timeline* timeline_ = nullptr;
   uint64_t step_ = 0;
   std::unique_ptr<Worker> worker_;  // last: its thread stops before the rest goes
