@@ -20,7 +20,7 @@
 #   measurements), EXCHANGE (rs-ag: how the trainer exchanges gradients, for the
 #   model: rs-ag for reduce-scatter + allgather with sharded Adam, as digitnet-train
 #   does since the sharded optimizer; allreduce for measurements of older versions),
-#   WIRE (f32 or bf16: the trainer's --grad-wire).
+#   WIRE (f32 or bf16: the trainer's --grad-wire), PROGRESS (poll or thread: its --progress).
 # Every host shares this machine's cores: with more ranks x threads than cores, the
 # ranks compete for CPU, which real hosts would not; the table says so.
 set -euo pipefail
@@ -35,6 +35,7 @@ data=${DATA:-data/mnist}
 out=${OUT:-runs/bench-cluster.json}
 exchange=${EXCHANGE:-rs-ag}
 wire=${WIRE:-f32}
+progress=${PROGRESS:-poll}
 [[ $(id -u) == 0 ]] || { echo "bench-cluster.sh: needs root (network namespaces)" >&2; exit 1; }
 (( epochs >= 2 )) || { echo "bench-cluster.sh: EPOCHS must be at least 2 (epoch 1 is warm-up)" >&2; exit 1; }
 [[ $exchange == allreduce || $exchange == rs-ag ]] || { echo "bench-cluster.sh: EXCHANGE must be allreduce or rs-ag" >&2; exit 1; }
@@ -69,7 +70,7 @@ PY
 steps=$(( (60000 + batch - 1) / batch ))
 echo "== $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== 784-${hidden//,/-}-10, global batch $batch, $steps steps/epoch, gradient $(( grad_bytes / 1000 )) kB;" \
-     "$epochs epochs per run, median over epochs 2..$epochs; 1 rank x $threads thread(s) per host; --grad-wire $wire"
+     "$epochs epochs per run, median over epochs 2..$epochs; 1 rank x $threads thread(s) per host; --grad-wire $wire, --progress $progress"
 printf '%-8s %5s %9s %10s %8s %10s %12s %15s %11s\n' link hosts s/epoch samples/s speedup allreduce "ms/step(ar)" \
   "MB/step(max tx)" "link floor"
 
@@ -95,7 +96,7 @@ for rate in $rates; do
   for h in $hosts; do
     csv=$tmp/$rate-$h.csv
     common=("$tmp/digitnet-train" --data "$data" --hidden "$hidden" --batch-size "$batch" --epochs "$epochs"
-            --seed 1 --threads "$threads" --grad-wire "$wire" --quiet --metrics "$csv")
+            --seed 1 --threads "$threads" --grad-wire "$wire" --progress "$progress" --quiet --metrics "$csv")
     maxtx=0
     if [[ $rate == shm ]]; then
       mpirun -np "$h" --oversubscribe --bind-to none "${common[@]}" >"$tmp/out" 2>&1 ||

@@ -4,6 +4,9 @@
 # the same run on the same machine. Medians over the epochs of each run.
 # Usage: scripts/bench.sh [EPOCHS]   (default 4; the first epoch is left out as warm-up)
 # PEERS=1 also installs Debian's PyTorch and runs the same job in it (scripts/peer_pytorch.py).
+# As root, it also runs 2 "hosts" over emulated links (network namespaces, cluster/netns):
+# 10 Gbit/s against the 2 ranks on shared memory, and 1 Gbit/s with the f32 and the bf16
+# gradient wire (HOSTS=0 skips them; scripts/bench-cluster.sh has the full table).
 # Environment: HIDDEN (default 512,512), BATCH (default 128), DATA (default data/mnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +76,41 @@ print(f"bf16 / f32 seconds per epoch: {sec(bf16) / sec(f32):.2f}   "
       f"test accuracy after {len(f32)} epochs: f32 {acc(f32):.2f}%, bf16 {acc(bf16):.2f}% ({acc(bf16) - acc(f32):+.2f} pp)")
 PY
 # ---- end of bf16 ----
+
+# ---- 2 hosts over emulated links: 1 rank x 1 thread per network namespace, MPI over TCP ----
+if [[ ${HOSTS:-1} == 0 ]]; then
+  echo "== 2 hosts over emulated links: skipped (HOSTS=0)"
+elif [[ $(id -u) != 0 ]]; then
+  echo "== 2 hosts over emulated links: skipped (network namespaces need root; scripts/bench-cluster.sh as root has them)"
+else
+  export DIGITNET_NETNS_DIR=$tmp/netns DIGITNET_NETNS_PREFIX=dnbench$$
+  trap 'cluster/netns/down.sh >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+  echo "== 2 hosts over emulated links (tc-shaped veth pairs, MPI over TCP), $epochs epochs, median over epochs 2..$epochs =="
+  hosts_run() {  # hosts_run RATE WIRE CSV
+    cluster/netns/up.sh 2 "$1" >/dev/null
+    cluster/netns/run.sh -np 2 build/digitnet-train "${common[@]}" --threads 1 --grad-wire "$2" --quiet --metrics "$3" >/dev/null
+  }
+  hosts_run 10gbit f32 "$tmp/h10.csv"
+  report "2 hosts at 10 Gbit/s" "$tmp/h10.csv"
+  echo "2 hosts at 10 Gbit/s / 2 ranks on shared memory: $(ratio "$(median "$tmp/h10.csv" seconds)" "$(median "$tmp/r2.csv" seconds)")x the epoch (target <= 1.15)"
+  hosts_run 1gbit f32 "$tmp/h1.csv"
+  report "2 hosts at 1 Gbit/s, f32 wire" "$tmp/h1.csv"
+  hosts_run 1gbit bf16 "$tmp/h1-bf16.csv"
+  report "2 hosts at 1 Gbit/s, --grad-wire bf16" "$tmp/h1-bf16.csv"
+  /usr/bin/python3 - "$tmp/h1.csv" "$tmp/h1-bf16.csv" "$(( (60000 + batch - 1) / batch ))" <<'PY'
+import csv, statistics, sys
+f32, bf16 = ([r for r in csv.DictReader(open(p))] for p in sys.argv[1:3])
+steps = int(sys.argv[3])
+med = lambda rows, f: statistics.median(f(r) for r in (rows[1:] or rows))
+wire = lambda rows: med(rows, lambda r: 1e3 * float(r["allreduce_fraction"]) * float(r["seconds"]) / steps)
+step = lambda rows: med(rows, lambda r: 1e3 * float(r["seconds"]) / steps)
+acc = lambda rows: 100 * float(rows[-1]["test_accuracy"])
+print(f"1 Gbit/s, bf16 / f32 wire: {wire(bf16) / wire(f32):.2f}x the exchange's ms/step "
+      f"({wire(bf16):.2f} against {wire(f32):.2f}; target <= 0.55), {step(bf16) / step(f32):.2f}x the whole step; "
+      f"test accuracy after {len(f32)} epochs: f32 {acc(f32):.2f}%, bf16 {acc(bf16):.2f}% ({acc(bf16) - acc(f32):+.2f} pp)")
+PY
+  cluster/netns/down.sh >/dev/null
+fi
 
 if [[ $peers == 1 ]]; then
   echo "== peer: the same job in PyTorch, data in memory, $(nproc) threads, median over epochs 2..$epochs =="
