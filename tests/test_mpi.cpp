@@ -269,7 +269,7 @@ float bf16_round(float f) {
 // gradients are a formula of the rank), it must match bitwise; the replicas stay equal.
 TEST(ShardedAdam, Bf16WireIsRoundedGradientsSummedInF32) {
   if (world->size() < 2) GTEST_SKIP() << "nothing crosses a wire with 1 rank";
-  const MlpShape shape{64, {32}, 10};
+  const MlpShape shape{784, {128}, 10};  // each rank's slice spans more than one chunk of the update
   const size_t n = shape.num_params();
   const int W = world->size();
   auto grad = [](int rank, int step, size_t i) { return float(std::cos(0.11 * double(i) * (rank + 1) + step)) * 1e-3f; };

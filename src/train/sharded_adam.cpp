@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include <omp.h>
+
 #include "digitnet/core/error.hpp"
 #include "digitnet/core/shard.hpp"
 #include "digitnet/train/dist.hpp"
@@ -147,9 +149,6 @@ ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_byte
   if (W_ > 1 && wire_ == GradWire::bf16) {
     wire_out_.resize(buckets_.front().end);  // the whole parameter count
     wire_in_.resize(W_ * local_);
-    size_t largest = 0;
-    for (const Bucket& b : buckets_) largest = std::max(largest, my_count(b));
-    before_.resize(largest);
   }
   if (W_ > 1 && progress == Progress::thread) {
     if (!world.serialized_threads())
@@ -195,6 +194,7 @@ void ShardedAdam::begin(const float* grads, uint64_t step) {
   if (worker_) worker_->reset();
   times_ = {};
   first_start_ = last_done_ = reduced_ = gathering_ = 0;
+  gather_ticket_ = -1;
 }
 
 void ShardedAdam::start_reduce(Bucket& b) {
@@ -211,8 +211,13 @@ void ShardedAdam::start_reduce(Bucket& b) {
 
 // Lets the reductions in flight move on (Open MPI progresses them only inside MPI calls).
 void ShardedAdam::poll() {
+  bool called = false;  // one MPI call moves every operation in flight
   for (size_t k = 0; k < next_; ++k)
-    if (!buckets_[k].done && world_.test(buckets_[k].ticket)) seen_done(k);
+    if (!buckets_[k].done) {
+      called = true;
+      if (world_.test(buckets_[k].ticket)) seen_done(k);
+    }
+  if (!called && gather_ticket_ >= 0) world_.test(gather_ticket_);
 }
 
 void ShardedAdam::seen_done(size_t k) {
@@ -263,21 +268,22 @@ void ShardedAdam::wait_reduced(size_t k) {
   reduced_ = last_done_;
 }
 
-// Each rank received every rank's block of its slice of b: it sums them in f32,
-// in rank order, so the sum does not depend on how the bytes travelled.
-void ShardedAdam::sum_blocks(const Bucket& b) {
+// Each rank received every rank's block of its slice of b: it sums elements
+// [from, to) of them in f32, in rank order, so the sum does not depend on how
+// the bytes travelled.
+void ShardedAdam::sum_blocks(const Bucket& b, size_t from, size_t to) {
   const size_t n = my_count(b);
   float* out = &summed_[b.local];
   if (wire_ == GradWire::f32) {
     const float* in = &blocks_in_[W_ * b.local];
-    std::copy(in, in + n, out);
+    std::copy(in + from, in + to, out + from);
     for (size_t r = 1; r < W_; ++r)
-      for (size_t i = 0; i < n; ++i) out[i] += in[r * n + i];
+      for (size_t i = from; i < to; ++i) out[i] += in[r * n + i];
   } else {
     const uint16_t* in = &wire_in_[W_ * b.local];
-    for (size_t i = 0; i < n; ++i) out[i] = from_bf16(in[i]);
+    for (size_t i = from; i < to; ++i) out[i] = from_bf16(in[i]);
     for (size_t r = 1; r < W_; ++r)
-      for (size_t i = 0; i < n; ++i) out[i] += from_bf16(in[r * n + i]);
+      for (size_t i = from; i < to; ++i) out[i] += from_bf16(in[r * n + i]);
   }
 }
 
@@ -300,7 +306,10 @@ void ShardedAdam::update(const AdamConfig& cfg, float* params, const DecayRanges
   // thread must be done with MPI before this thread calls it.
   const bool pipelined = clip_norm <= 0 && !worker_;
   if (!pipelined) {
-    for (size_t k = 0; W_ > 1 && k < buckets_.size(); ++k) wait_reduced(k), sum_blocks(buckets_[k]);
+    for (size_t k = 0; W_ > 1 && k < buckets_.size(); ++k) {
+      wait_reduced(k);
+      sum_blocks(buckets_[k], 0, my_count(buckets_[k]));
+    }
     if (clip_norm > 0) {
       TimelineSpan span(timeline_, "optimizer", {int64_t(step_)});
       const double norm = global_norm();
@@ -309,28 +318,45 @@ void ShardedAdam::update(const AdamConfig& cfg, float* params, const DecayRanges
     }
   }
   for (size_t k = 0; k < buckets_.size(); ++k) {
-    if (pipelined && W_ > 1) wait_reduced(k), sum_blocks(buckets_[k]);
-    update_bucket(cfg, buckets_[k], params, decayed);
+    if (pipelined && W_ > 1) wait_reduced(k);
+    update_bucket(cfg, buckets_[k], params, decayed, pipelined && W_ > 1);
     start_allgather(buckets_[k], params);
   }
 }
 
-void ShardedAdam::update_bucket(const AdamConfig& cfg, const Bucket& b, float* params, const DecayRanges& decayed) {
+// Adam on this rank's slice of b, in chunks: each chunk's sum (when not done yet)
+// is still in cache when Adam reads it, and between chunks the exchanges in
+// flight are polled, so the next bucket's reduction and this one's allgather move
+// on meanwhile.
+void ShardedAdam::update_bucket(const AdamConfig& cfg, const Bucket& b, float* params, const DecayRanges& decayed,
+                                bool sum_first) {
   TimelineSpan span(timeline_, "optimizer", {int64_t(step_), W_ > 1 ? int64_t(&b - buckets_.data()) : -1, -1});
+  // 128 kB of each of p, g, m and v per thread: well inside L2. One rank has
+  // nothing to sum or poll, and one pass saves the threads' fork and join.
   const size_t n = my_count(b);
-  float* p = params + b.mine;
-  if (W_ == 1 || wire_ == GradWire::f32) {
-    adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
-    return;
-  }
-  // bf16 wire: the update itself travels rounded; apply the rounded one here too.
-  float* before = before_.data();  // this slice's parameters before the update
-  std::copy(p, p + n, before);
-  adam_update_slice(cfg, state_.step, p, summed(b), &state_.m[b.local], &state_.v[b.local], b.mine, n, decayed);
-  uint16_t* delta = &wire_out_[b.mine];
-  for (size_t i = 0; i < n; ++i) {
-    delta[i] = to_bf16(p[i] - before[i]);
-    p[i] = before[i] + from_bf16(delta[i]);
+  const size_t chunk = W_ == 1 ? n : (size_t(1) << 15) * size_t(std::max(1, omp_get_max_threads()));
+  if (W_ > 1 && wire_ == GradWire::bf16 && before_.size() < chunk) before_.resize(chunk);
+  for (size_t from = 0; from < n; from += chunk) {
+    const size_t to = std::min(n, from + chunk), count = to - from;
+    if (sum_first) sum_blocks(b, from, to);
+    float* p = params + b.mine + from;
+    float* m = &state_.m[b.local + from];
+    float* v = &state_.v[b.local + from];
+    const float* g = summed(b) + from;
+    if (W_ == 1 || wire_ == GradWire::f32) {
+      adam_update_slice(cfg, state_.step, p, g, m, v, b.mine + from, count, decayed);
+    } else {
+      // bf16 wire: the update itself travels rounded; apply the rounded one here too.
+      float* before = before_.data();  // this chunk's parameters before the update
+      std::copy(p, p + count, before);
+      adam_update_slice(cfg, state_.step, p, g, m, v, b.mine + from, count, decayed);
+      uint16_t* delta = &wire_out_[b.mine + from];
+      for (size_t i = 0; i < count; ++i) {
+        delta[i] = to_bf16(p[i] - before[i]);
+        p[i] = before[i] + from_bf16(delta[i]);
+      }
+    }
+    if (W_ > 1) poll();
   }
 }
 
@@ -340,6 +366,7 @@ void ShardedAdam::start_allgather(Bucket& b, float* params) {
   if (timeline_) b.gather_ns = timeline_->now();
   b.ticket = wire_ == GradWire::f32 ? world_.start_allgather(params + b.begin, b.counts)
                                     : world_.start_allgather(&wire_out_[b.begin], b.counts);
+  gather_ticket_ = b.ticket;
 }
 
 void ShardedAdam::finish_allgather(float* params) {
@@ -349,6 +376,7 @@ void ShardedAdam::finish_allgather(float* params) {
     TimelineSpan span(timeline_, "allgather", {int64_t(step_)});
     world_.wait_all();
   }
+  gather_ticket_ = -1;
   const double done = now_seconds();
   times_.exposed += done - wait_start;
   for (size_t k = 0; timeline_ && k < buckets_.size(); ++k)  // each bucket's allgather in flight

@@ -105,10 +105,11 @@ class ShardedAdam : public GradientListener {
   size_t bucket_bytes(const Bucket& b) const;  // on the wire, each way
   static TimelineTrack bucket_track(size_t k);
   void wait_reduced(size_t k);
-  void sum_blocks(const Bucket& b);
+  void sum_blocks(const Bucket& b, size_t from, size_t to);
   const float* summed(const Bucket& b) const;  // this rank's summed slice of b
   double global_norm() const;                  // of the summed gradient; the same bits on every rank
-  void update_bucket(const AdamConfig& cfg, const Bucket& b, float* params, const DecayRanges& decayed);
+  void update_bucket(const AdamConfig& cfg, const Bucket& b, float* params, const DecayRanges& decayed,
+                     bool sum_first);
   void start_allgather(Bucket& b, float* params);
 
   World& world_;
@@ -121,11 +122,12 @@ class ShardedAdam : public GradientListener {
   std::vector<float> summed_;    // this rank's summed gradient slices (W > 1)
   std::vector<float> blocks_in_;  // f32 wire: every rank's block of this rank's slices
   std::vector<uint16_t> wire_out_, wire_in_;  // bf16 wire buffers
-  std::vector<float> before_;                 // bf16 wire: a slice before its update
+  std::vector<float> before_;                 // bf16 wire: a chunk of a slice before its update
   size_t next_ = 0;              // next bucket to start
   CommTimes times_;
   double first_start_ = 0, last_done_ = 0;  // first reduction started, latest seen done
   double reduced_ = 0, gathering_ = 0;      // all reductions seen done; first allgather started
+  int gather_ticket_ = -1;                   // the latest allgather in flight
   Timeline* timeline_ = nullptr;
   uint64_t step_ = 0;
   std::unique_ptr<Worker> worker_;  // last: its thread stops before the rest goes
