@@ -159,7 +159,8 @@ void Dense::forward(size_t batch, const float* src, const float* weight, const f
 
 // diff_dst (B, OUT) -> diff_weight (OUT, IN), diff_bias (OUT), diff_src (B, IN)
 void Dense::backward(size_t batch, const float* src, const float* weight, const float* dst, float* diff_dst,
-                     float* diff_src, float* diff_weight, float* diff_bias, Precision precision) {
+                     float* diff_src, float* diff_weight, float* diff_bias, Precision precision,
+                     const std::function<void()>& weights_done) {
   if (batch == 0) return;
   const size_t B = batch, OUT = out_;
   if (relu_) {  // d relu(z)/dz = [z > 0] = [relu(z) > 0]
@@ -186,6 +187,10 @@ void Dense::backward(size_t batch, const float* src, const float* weight, const 
   p.bwd_weights.execute(cpu_stream(), {{DNNL_ARG_SRC, p.diff_dst_t},
                                        {DNNL_ARG_WEIGHTS, p.src},
                                        {DNNL_ARG_DST, p.diff_weight}});
+  if (weights_done) {
+    cpu_stream().wait();
+    weights_done();
+  }
   if (diff_src) {
     p.diff_dst.set_data_handle(gemm_diff_dst);
     p.weight.set_data_handle(bf16 ? p.weight_bf16.data() : const_cast<float*>(weight));

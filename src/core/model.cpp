@@ -157,9 +157,11 @@ void Mlp::backward(const float* x, size_t n, const DropoutDraw* draw, GradientLi
       for (size_t i = 0; i < n * s.out; ++i) diff[i] *= f[i];
     }
     const float* src = l == 0 ? x : acts_[l - 1].data();
+    const auto weights_done = [&] { listener->layer_done(l); };
     layers_[l].backward(n, src, &params_[s.weight_offset], acts_[l].data(), diff, l == 0 ? nullptr : spare,
-                        &grads_[s.weight_offset], &grads_[s.bias_offset], precision_);
-    if (listener) listener->layer_done(l);
+                        &grads_[s.weight_offset], &grads_[s.bias_offset], precision_,
+                        listener ? std::function<void()>(weights_done) : std::function<void()>());
+    if (listener && l > 0) listener->input_gradient_done(l);
     std::swap(diff, spare);
   }
 }

@@ -255,6 +255,10 @@ void ShardedAdam::layer_done(size_t layer) {
   hand_over(ready);
 }
 
+void ShardedAdam::input_gradient_done(size_t) {
+  if (W_ > 1 && !worker_) poll();
+}
+
 // Waits for bucket k's reduction: the time waited is exposed communication.
 void ShardedAdam::wait_reduced(size_t k) {
   const double wait_start = now_seconds();

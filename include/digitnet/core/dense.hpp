@@ -5,6 +5,7 @@
 // inputs are bf16 copies of them (see precision.hpp); the outputs stay f32.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "digitnet/core/precision.hpp"
@@ -32,9 +33,11 @@ class Dense {
   // diff_bias (OUT) and, unless null, diff_src (B, IN), all f32. In bf16 the
   // GEMMs take diff_dst rounded to bf16 and the bf16 src and weight of the
   // forward call just before at this batch size (training calls them in that order).
+  // weights_done, if given, runs once diff_weight and diff_bias are written, before
+  // diff_src is computed (the gradient exchange can start that much earlier).
   void backward(size_t batch, const float* src, const float* weight, const float* dst,
                 float* diff_dst, float* diff_src, float* diff_weight, float* diff_bias,
-                Precision precision = Precision::f32);
+                Precision precision = Precision::f32, const std::function<void()>& weights_done = {});
 
  private:
   struct Primitives;  // oneDNN primitives for one batch size and precision, created once and reused

@@ -60,10 +60,12 @@ struct DropoutDraw {
 void dropout_factors(const DropoutDraw& draw, size_t position, size_t layer, size_t width, float rate, float* out);
 
 // Told as soon as backward has written a layer's gradient (last layer first), so
-// the gradient exchange can start while backward goes on.
+// the gradient exchange can start while backward goes on, and again once the
+// gradient w.r.t. that layer's input is computed too (the exchange can move on).
 class GradientListener {
  public:
   virtual void layer_done(size_t layer) = 0;
+  virtual void input_gradient_done(size_t /*layer*/) {}
 
  protected:
   ~GradientListener() = default;

@@ -74,6 +74,7 @@ class ShardedAdam : public GradientListener {
   // until seen done, and its allgather, from its start until completed.
   void set_timeline(Timeline* timeline) { timeline_ = timeline; }
   void layer_done(size_t layer) override;
+  void input_gradient_done(size_t layer) override;
   // Each bucket, as its reduction completes: the ranks' blocks of this rank's
   // slice summed, Adam on the slice, and its allgather started, so a bucket's
   // optimizer and allgather run while the next one is still being reduced.
