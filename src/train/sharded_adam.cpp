@@ -78,10 +78,11 @@ class ShardedAdam::Worker {
     }
     cv_.notify_all();
   }
-  // Waits until every bucket is reduced; rethrows what the thread ran into.
+  // Waits until buckets [0, buckets) are reduced (the thread may be further on);
+  // rethrows what the thread ran into.
   void wait_done(size_t buckets) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return done_ == buckets || error_; });
+    cv_.wait(lock, [&] { return done_ >= buckets || error_; });
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
