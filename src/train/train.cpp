@@ -339,9 +339,11 @@ StepAgreement train_step(World& world, Mlp& model, ShardedAdam& optimizer, Train
   // collective and the checkpoint after it is the state of all of them. (It
   // runs while the allgathers are in flight.)
   uint64_t agree[2] = {uint64_t(stop_signal_received()), uint64_t(want_checkpoint)};
-  if (world.size() > 1) {
+  if (world.size() > 1) {  // exposed too: a rank that arrives first waits here for the others
     TimelineSpan span(plan.timeline, "agree", at);
+    const auto start = Clock::now();
     world.allreduce_max(agree, 2);
+    sums.comm_exposed_seconds += seconds_since(start);
   }
   optimizer.finish_allgather(model.params().data());  // every rank holds the same parameters
   sums.comm_total_seconds += optimizer.times().total;

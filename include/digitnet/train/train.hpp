@@ -43,8 +43,8 @@ struct StepPlan {
 struct StepSums {
   double loss = 0;
   uint64_t correct = 0, count = 0;
-  double comm_total_seconds = 0;    // gradient exchange: reductions in flight and the allgather
-  double comm_exposed_seconds = 0;  // of which this rank waited
+  double comm_total_seconds = 0;    // gradient exchange: reductions in flight and the allgathers
+  double comm_exposed_seconds = 0;  // of which this rank waited (for them, and in the stop agreement)
 };
 
 // What every rank agrees on after a step (one small collective carries both).
