@@ -245,6 +245,17 @@ TEST(Preprocess, RotationNoiseAndUnevenLight) {
   expect_close(uneven, "gradient, noise, low contrast");
 }
 
+TEST(Preprocess, SteepLightOnADigitFillingTheFrame) {
+  // A thick pen filling the frame, the light falling from 240 to 140 across the
+  // page (ink 50). Flat paper at the border's median level, with the border's wide
+  // spread taken for noise, let the ink pass for paper: the fit sank into the ink,
+  // the paper became light ink (0 and 2 lost). A plane through the border first.
+  Photo ph;
+  ph.width = 120, ph.height = 150, ph.digit_height = 120, ph.cx = 60, ph.cy = 75;
+  ph.pen = 14, ph.paper = 190, ph.gradient = -100, ph.ink = 50, ph.noise = 4;
+  expect_close(ph, "steep light, filling the frame");
+}
+
 TEST(Preprocess, LightInkOnDarkIsNotInverted) {
   Photo chalk;
   chalk.paper = 30, chalk.ink = 220;

@@ -205,15 +205,16 @@ Plane subtract_background(const Plane& p, Paper& paper) {
   struct Sample {
     std::array<double, kBasis> phi;
     double value;
-    bool paper;
+    bool border, paper;
   };
+  const int ring = std::max(1, std::min(p.w, p.h) / 16);  // as border_paper's
   std::vector<Sample> samples;
   for (int y = stride / 2; y < p.h; y += stride)
-    for (int x = stride / 2; x < p.w; x += stride) samples.push_back({cubic_basis(u_of(x), v_of(y)), p.at(x, y), true});
+    for (int x = stride / 2; x < p.w; x += stride) {
+      const bool border = x < ring || y < ring || x >= p.w - ring || y >= p.h - ring;
+      samples.push_back({cubic_basis(u_of(x), v_of(y)), p.at(x, y), border, true});
+    }
 
-  // Start from flat paper at the border's level; each round classifies the samples
-  // (paper: within 2.5 noise deviations of the surface, ink of either polarity
-  // lies further out) and refits on the paper.
   std::array<double, kBasis> coef{};
   coef[0] = paper.level;
   auto fit_at = [&](const Sample& s) {
@@ -221,26 +222,40 @@ Plane subtract_background(const Plane& p, Paper& paper) {
     for (int i = 0; i < kBasis; ++i) fit += coef[i] * s.phi[i];
     return fit;
   };
-  for (int iteration = 0; iteration < 6; ++iteration) {
-    std::vector<float> deviations;
-    for (const auto& s : samples)
-      if (s.paper) deviations.push_back(float(std::abs(s.value - fit_at(s))));
-    const double sigma = std::max(iteration == 0 ? double(paper.sigma) : 1.4826 * median_of(deviations), 0.005);
-    paper.sigma = float(sigma);
-    for (auto& s : samples) s.paper = std::abs(s.value - fit_at(s)) < std::max(2.5 * sigma, 0.02);
-    std::array<double, kBasis * kBasis> ata{};
-    std::array<double, kBasis> atb{};
-    for (const auto& s : samples) {
-      if (!s.paper) continue;
-      for (int i = 0; i < kBasis; ++i) {
-        atb[i] += s.phi[i] * s.value;
-        for (int j = 0; j < kBasis; ++j) ata[i * kBasis + j] += s.phi[i] * s.phi[j];
+  // Rounds of: classify the samples (paper: within 2.5 noise deviations of the
+  // surface; ink of either polarity lies further out), refit the first `terms`
+  // basis functions to the paper, take the paper's median deviation as its noise.
+  double sigma = paper.sigma;
+  auto refine = [&](int terms, bool border_only, int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      for (auto& s : samples)
+        s.paper = (s.border || !border_only) && std::abs(s.value - fit_at(s)) < std::max(2.5 * sigma, 0.02);
+      std::array<double, kBasis * kBasis> ata{};
+      std::array<double, kBasis> atb{};
+      for (const auto& s : samples) {
+        if (!s.paper) continue;
+        for (int i = 0; i < terms; ++i) {
+          atb[i] += s.phi[i] * s.value;
+          for (int j = 0; j < terms; ++j) ata[i * kBasis + j] += s.phi[i] * s.phi[j];
+        }
       }
+      // 1e-6 keeps tiny images solvable; the unused terms are pinned at 0.
+      for (int i = 0; i < kBasis; ++i) ata[i * kBasis + i] += i < terms ? 1e-6 : 1.0;
+      if (!solve(ata, atb)) break;
+      coef = atb;
+      std::vector<float> deviations;
+      for (const auto& s : samples)
+        if (s.paper) deviations.push_back(float(std::abs(s.value - fit_at(s))));
+      sigma = std::max(1.4826 * median_of(deviations), 0.005);
     }
-    for (int i = 0; i < kBasis; ++i) ata[i * kBasis + i] += 1e-6;  // keeps tiny images solvable
-    if (!solve(ata, atb)) break;
-    coef = atb;
-  }
+  };
+  // First a plane through the border, which is mostly paper and shows the
+  // lighting's slope. Flat paper at the border's median level with the border's
+  // spread as its noise would take a steep gradient for noise, and then a digit
+  // filling the frame for paper. Then the cubic over the whole image.
+  refine(3, true, 4);
+  refine(kBasis, false, 6);
+  paper.sigma = float(sigma);
   Plane r(p.w, p.h);
   for (int y = 0; y < p.h; ++y)
     for (int x = 0; x < p.w; ++x) {

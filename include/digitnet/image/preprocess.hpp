@@ -4,8 +4,8 @@
 // The steps, in order (preprocess.cpp has one function per step):
 //   1. gray; working resolution: longest side brought into [128, 512] pixels
 //   2. background: a smooth cubic surface fitted to the paper, robustly (starting
-//      from the border's level, ink of either polarity excluded), is subtracted —
-//      uneven lighting, gradients, vignetting
+//      from a plane through the border, ink of either polarity excluded), is
+//      subtracted — uneven lighting, gradients, vignetting
 //   3. ink polarity: ink is the heavy tail of what remains; dark ink on light
 //      paper (the usual photo) is flipped so that ink is high
 //   4. local background: shadows the cubic missed, from cell percentiles (cells at
