@@ -71,6 +71,10 @@ struct Photo {
   int width = 200, height = 200;
   double digit_height = 120, cx = 100, cy = 100, pen = 8, degrees = 0;
   double paper = 225, gradient = 0, ink = 40, noise = 0;
+  // A shadow: inside the ellipse centred at (shadow_x, shadow_y), radii shadow_rx
+  // and shadow_ry, the light drops by the share `shadow`, over an edge about
+  // shadow_soft pixels wide (a logistic step, as scripts/make_eval_images.py draws).
+  double shadow = 0, shadow_x = 0, shadow_y = 0, shadow_rx = 1, shadow_ry = 1, shadow_soft = 1;
   unsigned seed = 1;
 };
 
@@ -93,7 +97,12 @@ GrayImage draw_photo(const Glyph& g, const Photo& ph) {
           covered += glyph_distance(g, q) * unit <= ph.pen / 2;
         }
       const double paper = ph.paper + ph.gradient * (double(x) / ph.width - 0.5);
-      const double v = paper + (ph.ink - paper) * covered / 16.0 + noise(rng);
+      double light = 1;
+      if (ph.shadow > 0) {
+        const double d = std::hypot((x - ph.shadow_x) / ph.shadow_rx, (y - ph.shadow_y) / ph.shadow_ry) - 1;
+        light -= ph.shadow / (1 + std::exp(std::clamp(d * std::min(ph.shadow_rx, ph.shadow_ry) / ph.shadow_soft, -50.0, 50.0)));
+      }
+      const double v = (paper + (ph.ink - paper) * covered / 16.0) * light + noise(rng);
       img.pixels[size_t(y) * size_t(ph.width) + size_t(x)] = uint8_t(std::clamp(std::lround(v), 0L, 255L));
     }
   return img;
@@ -254,6 +263,17 @@ TEST(Preprocess, SteepLightOnADigitFillingTheFrame) {
   ph.width = 120, ph.height = 150, ph.digit_height = 120, ph.cx = 60, ph.cy = 75;
   ph.pen = 14, ph.paper = 190, ph.gradient = -100, ph.ink = 50, ph.noise = 4;
   expect_close(ph, "steep light, filling the frame");
+}
+
+TEST(Preprocess, PageMostlyInShadow) {
+  // A shadow covers all but a strip along the top: the lit strip stands above the
+  // background fitted to the shadowed paper, and it outweighed the dark digit, so
+  // the digit was taken for paper. The strip runs into the image's edge, the digit
+  // does not.
+  Photo ph;
+  ph.width = 100, ph.height = 90, ph.digit_height = 40, ph.cx = 50, ph.cy = 55, ph.pen = 3, ph.noise = 3;
+  ph.shadow = 0.5, ph.shadow_x = 50, ph.shadow_y = 400, ph.shadow_rx = 600, ph.shadow_ry = 380, ph.shadow_soft = 3;
+  expect_close(ph, "page mostly in shadow");
 }
 
 TEST(Preprocess, LightInkOnDarkIsNotInverted) {

@@ -26,6 +26,9 @@ constexpr double kStrokeTolerance = 1.5;
 // ink below kSoftLevel of full ink. Thick ones keep their levels, trimmed below kBlurTrim.
 constexpr float kSoftLevel = 0.75f, kBlurTrim = 0.2f;
 constexpr double kBlurredShare = 0.3;
+// Polarity: the parts of each tail clear of the image's edge decide when they come
+// to 5% of the heavier tail (all of it otherwise).
+constexpr double kClearTail = 0.05;
 constexpr double kLocalCellStrokes = 3;  // local background cells: 3 stroke widths when strokes are wider than a cell
 constexpr int kRenderScale = 4;            // redrawn strokes are drawn at 4x the box
 constexpr int kMinWorkingSide = 128, kMaxWorkingSide = 512;
@@ -267,17 +270,80 @@ Plane subtract_background(const Plane& p, Paper& paper) {
   return r;
 }
 
+// ---- connected components (steps 3 and 6) ----
+struct Component {
+  int label = 0;
+  size_t area = 0;
+  Box box;
+};
+
+// 8-connected components of the mask; labels[i] = 1-based component, 0 = paper.
+std::vector<Component> components(const std::vector<uint8_t>& mask, int w, int h, std::vector<int>& labels) {
+  labels.assign(mask.size(), 0);
+  std::vector<Component> out;
+  std::vector<std::pair<int, int>> stack;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const size_t i = size_t(y) * size_t(w) + size_t(x);
+      if (!mask[i] || labels[i]) continue;
+      Component c;
+      c.label = int(out.size()) + 1;
+      labels[i] = c.label;
+      stack.assign(1, {x, y});
+      while (!stack.empty()) {
+        auto [cx, cy] = stack.back();
+        stack.pop_back();
+        ++c.area;
+        c.box.add(cx, cy);
+        for (int dy = -1; dy <= 1; ++dy)
+          for (int dx = -1; dx <= 1; ++dx) {
+            const int nx = cx + dx, ny = cy + dy;
+            if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
+            const size_t j = size_t(ny) * size_t(w) + size_t(nx);
+            if (mask[j] && !labels[j]) {
+              labels[j] = c.label;
+              stack.emplace_back(nx, ny);
+            }
+          }
+      }
+      out.push_back(c);
+    }
+  return out;
+}
+
+bool touches_edge(const Component& c, int w, int h) { return c.box.x0 == 0 || c.box.y0 == 0 || c.box.x1 == w - 1 || c.box.y1 == h - 1; }
+
 // ---- 3. ink polarity ----
 // Ink is the heavy tail of the residual: far below the paper (dark ink on light
 // paper, the usual photo) or far above it (chalk, MNIST). Dark ink is flipped
-// so that ink is high, as in MNIST.
-bool flip_dark_ink(Plane& residual, float sigma) {
-  double dark = 0, light = 0;
-  for (float r : residual.v) {
-    dark += std::max(0.f, -r - 4 * sigma);
-    light += std::max(0.f, r - 4 * sigma);
+// so that ink is high, as in MNIST. A digit stands clear of the image's edge,
+// while a shadow, or the lit strip of a page that lies mostly in shadow, runs
+// into it. So the tail parts clear of the edge decide when they amount to
+// something (kClearTail of the heavier tail); otherwise, as in a tightly
+// cropped scan, the whole tails do.
+struct Tail {
+  double all = 0, clear = 0;  // beyond 4 noise deviations; clear: in parts that do not touch the edge
+};
+Tail tail_of(const Plane& residual, float sign, float sigma) {
+  std::vector<uint8_t> mask(residual.v.size());
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = sign * residual.v[i] > 4 * sigma;
+  std::vector<int> labels;
+  const auto parts = components(mask, residual.w, residual.h, labels);
+  std::vector<double> mass(parts.size() + 1, 0.0);
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (labels[i]) mass[size_t(labels[i])] += sign * residual.v[i] - 4 * sigma;
+  Tail t;
+  for (const auto& c : parts) {
+    t.all += mass[size_t(c.label)];
+    if (!touches_edge(c, residual.w, residual.h)) t.clear += mass[size_t(c.label)];
   }
-  if (dark <= light) return false;
+  return t;
+}
+
+bool flip_dark_ink(Plane& residual, float sigma) {
+  const Tail dark = tail_of(residual, -1.f, sigma), light = tail_of(residual, 1.f, sigma);
+  const bool clear = std::max(dark.clear, light.clear) >= kClearTail * std::max(dark.all, light.all);
+  if (clear ? dark.clear <= light.clear : dark.all <= light.all) return false;
   for (float& r : residual.v) r = -r;
   return true;
 }
@@ -367,47 +433,7 @@ Ink find_ink(const Plane& residual) {
   return out;
 }
 
-// ---- 6. connected components: edge shadows and specks ----
-struct Component {
-  int label = 0;
-  size_t area = 0;
-  Box box;
-};
-
-// 8-connected components of the mask; labels[i] = 1-based component, 0 = paper.
-std::vector<Component> components(const std::vector<uint8_t>& mask, int w, int h, std::vector<int>& labels) {
-  labels.assign(mask.size(), 0);
-  std::vector<Component> out;
-  std::vector<std::pair<int, int>> stack;
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      const size_t i = size_t(y) * size_t(w) + size_t(x);
-      if (!mask[i] || labels[i]) continue;
-      Component c;
-      c.label = int(out.size()) + 1;
-      labels[i] = c.label;
-      stack.assign(1, {x, y});
-      while (!stack.empty()) {
-        auto [cx, cy] = stack.back();
-        stack.pop_back();
-        ++c.area;
-        c.box.add(cx, cy);
-        for (int dy = -1; dy <= 1; ++dy)
-          for (int dx = -1; dx <= 1; ++dx) {
-            const int nx = cx + dx, ny = cy + dy;
-            if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
-            const size_t j = size_t(ny) * size_t(w) + size_t(nx);
-            if (mask[j] && !labels[j]) {
-              labels[j] = c.label;
-              stack.emplace_back(nx, ny);
-            }
-          }
-      }
-      out.push_back(c);
-    }
-  return out;
-}
-
+// ---- 6. edge shadows and specks ----
 double box_gap(const Box& a, const Box& b) {
   const int dx = std::max({0, a.x0 - b.x1, b.x0 - a.x1});
   const int dy = std::max({0, a.y0 - b.y1, b.y0 - a.y1});
@@ -420,7 +446,7 @@ double box_gap(const Box& a, const Box& b) {
 // picture does not. So when some ink stands clear of the edge, ink touching the
 // edge is dropped. (Scans cropped tightly touch the edge everywhere and keep it all.)
 std::vector<Component> drop_edge_shadows(const std::vector<Component>& all, int w, int h) {
-  auto touches = [&](const Component& c) { return c.box.x0 == 0 || c.box.y0 == 0 || c.box.x1 == w - 1 || c.box.y1 == h - 1; };
+  auto touches = [&](const Component& c) { return touches_edge(c, w, h); };
   const double significant = 0.002 * double(w) * double(h);
   const bool clear_ink = std::any_of(all.begin(), all.end(), [&](const Component& c) { return !touches(c) && double(c.area) >= significant; });
   if (!clear_ink) return all;

@@ -6,7 +6,8 @@
 //   2. background: a smooth cubic surface fitted to the paper, robustly (starting
 //      from a plane through the border, ink of either polarity excluded), is
 //      subtracted — uneven lighting, gradients, vignetting
-//   3. ink polarity: ink is the heavy tail of what remains; dark ink on light
+//   3. ink polarity: ink is the heavy tail of what remains (the parts clear of the
+//      image's edge decide, when there are enough of them); dark ink on light
 //      paper (the usual photo) is flipped so that ink is high
 //   4. local background: shadows the cubic missed, from cell percentiles (cells at
 //      least 3 stroke widths wide when strokes are wider than the usual cell)
