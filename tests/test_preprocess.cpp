@@ -276,6 +276,17 @@ TEST(Preprocess, PageMostlyInShadow) {
   expect_close(ph, "page mostly in shadow");
 }
 
+TEST(Preprocess, SharpShadowAcrossTheDigit) {
+  // A shadow that halves the light, its edge 3 pixels wide, runs down through the
+  // right of the digit. The cubic cannot follow the edge; the cell background
+  // smoothed it over and stopped at 40% of the ink, and the rest of the shadow
+  // stayed as ink (0, 2 and 3 lost). An opening follows the edge.
+  Photo ph;
+  ph.noise = 3;
+  ph.shadow = 0.5, ph.shadow_x = -40, ph.shadow_y = 120, ph.shadow_rx = 160, ph.shadow_ry = 200, ph.shadow_soft = 3;
+  expect_close(ph, "sharp shadow across the digit");
+}
+
 TEST(Preprocess, LightInkOnDarkIsNotInverted) {
   Photo chalk;
   chalk.paper = 30, chalk.ink = 220;

@@ -29,7 +29,7 @@ constexpr double kBlurredShare = 0.3;
 // Polarity: the parts of each tail clear of the image's edge decide when they come
 // to 5% of the heavier tail (all of it otherwise).
 constexpr double kClearTail = 0.05;
-constexpr double kLocalCellStrokes = 3;  // local background cells: 3 stroke widths when strokes are wider than a cell
+constexpr double kLocalSquareStrokes = 3;  // the local background's opening: a square 3 stroke widths wide
 constexpr int kRenderScale = 4;            // redrawn strokes are drawn at 4x the box
 constexpr int kMinWorkingSide = 128, kMaxWorkingSide = 512;
 constexpr int kTinyScanSide = 48;   // images smaller than this: no local background, no thick-stroke redraw
@@ -349,43 +349,55 @@ bool flip_dark_ink(Plane& residual, float sigma) {
 }
 
 // ---- 4. local background: what the smooth surface missed ----
-// Shadows and vignetting with sharper edges than a cubic can follow. The paper
-// of each cell is its 20th-percentile level (ink covers less than 80% of a
-// cell), a 3x3 median over cells ignores cells full of ink, and the result is
-// interpolated bilinearly. Only positive (ink-like) background is removed.
-void subtract_local_background(Plane& r, int cell) {
-  const int gw = (r.w + cell - 1) / cell, gh = (r.h + cell - 1) / cell;
-  if (gw < 3 || gh < 3) return;
-  Plane grid(gw, gh);
-  std::vector<float> values;
-  for (int gy = 0; gy < gh; ++gy)
-    for (int gx = 0; gx < gw; ++gx) {
-      values.clear();
-      for (int y = gy * cell; y < std::min(r.h, (gy + 1) * cell); ++y)
-        for (int x = gx * cell; x < std::min(r.w, (gx + 1) * cell); ++x) values.push_back(r.at(x, y));
-      auto p20 = values.begin() + long(values.size() / 5);
-      std::nth_element(values.begin(), p20, values.end());
-      grid.at(gx, gy) = *p20;
+// Mean of each pixel's 3x3 neighbourhood (inside the image).
+Plane box3(const Plane& p) {
+  Plane out(p.w, p.h);
+  for (int y = 0; y < p.h; ++y)
+    for (int x = 0; x < p.w; ++x) {
+      float sum = 0;
+      int n = 0;
+      for (int yy = std::max(0, y - 1); yy <= std::min(p.h - 1, y + 1); ++yy)
+        for (int xx = std::max(0, x - 1); xx <= std::min(p.w - 1, x + 1); ++xx) sum += p.at(xx, yy), ++n;
+      out.at(x, y) = sum / float(n);
     }
-  Plane smooth(gw, gh);
-  for (int gy = 0; gy < gh; ++gy)
-    for (int gx = 0; gx < gw; ++gx) {
-      values.clear();
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
-          const int x = gx + dx, y = gy + dy;
-          if (x >= 0 && y >= 0 && x < gw && y < gh) values.push_back(grid.at(x, y));
+  return out;
+}
+
+// The minimum (or maximum) over the (2 * radius + 1)-pixel square around each
+// pixel, rows then columns; a monotonic queue keeps it linear in the pixels.
+Plane square_extreme(const Plane& p, int radius, bool maximum) {
+  auto pass = [&](const Plane& in, bool along_rows) {
+    Plane out(in.w, in.h);
+    const int lines = along_rows ? in.h : in.w, length = along_rows ? in.w : in.h;
+    std::vector<int> queue(static_cast<size_t>(length));
+    for (int line = 0; line < lines; ++line) {
+      auto at = [&](int i) { return along_rows ? in.at(i, line) : in.at(line, i); };
+      auto beats = [&](float a, float b) { return maximum ? a >= b : a <= b; };
+      int head = 0, tail = 0, next = 0;
+      for (int i = 0; i < length; ++i) {
+        for (; next < length && next <= i + radius; ++next) {
+          while (tail > head && beats(at(next), at(queue[size_t(tail - 1)]))) --tail;
+          queue[size_t(tail++)] = next;
         }
-      smooth.at(gx, gy) = median_of(values);
+        while (queue[size_t(head)] < i - radius) ++head;
+        (along_rows ? out.at(i, line) : out.at(line, i)) = at(queue[size_t(head)]);
+      }
     }
-  // A shadow is fainter than ink: capping the correction at 40% of the strongest
-  // ink keeps cells inside a marker stroke from hollowing it out.
-  std::vector<float> sorted(r.v);
-  auto p99 = sorted.begin() + long(sorted.size() * 99 / 100);
-  std::nth_element(sorted.begin(), p99, sorted.end());
-  const float cap = 0.4f * std::max(*p99, 0.f);
-  const Plane background = resample(smooth, r.w, r.h);
-  for (size_t i = 0; i < r.v.size(); ++i) r.v[i] -= std::clamp(background.v[i], 0.f, cap);
+    return out;
+  };
+  return pass(pass(p, true), false);
+}
+
+// Shadows and vignetting with sharper edges than a cubic can follow, taken away
+// by a grey-level opening: the minimum over a square of `side` pixels, then the
+// maximum over the same square. Ink (a stroke narrower than the square) vanishes
+// from it; a shadow's edge, a step or a ramp, stays as it is, however sharp, and
+// so is subtracted. The 3x3 mean first keeps the minimum from following the
+// noise down. Only positive (ink-like) background is removed.
+void subtract_local_background(Plane& r, int side) {
+  const int radius = std::max(1, side / 2);
+  const Plane background = square_extreme(square_extreme(box3(r), radius, false), radius, true);
+  for (size_t i = 0; i < r.v.size(); ++i) r.v[i] -= std::max(background.v[i], 0.f);
 }
 
 // ---- 5. threshold, keeping anti-aliased ink levels ----
@@ -681,11 +693,11 @@ DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, double scale, c
   return out;
 }
 
-// The local background's cell: a cell narrower than the stroke has no paper in it,
-// and its 20th percentile is ink. So when the digit's strokes (found without local
-// background; edge shadows and specks left out) are wider than the usual cell, as
-// in an enlarged low-resolution scan, cells are 3 stroke widths wide.
-int local_cell(const Plane& residual) {
+// The local background's square: wider than any stroke, or the opening keeps the
+// stroke as background and hollows it. So 3 widths of the digit's strokes (found
+// without local background; edge shadows and specks left out: a junction or a
+// round pen's blot is wider than the stroke), and at least the usual size.
+int local_square(const Plane& residual) {
   const int usual = std::max(4, std::min(residual.w, residual.h) / 12);
   const auto [ink, threshold] = ink_levels(residual);
   if (ink <= 0) return usual;
@@ -698,7 +710,7 @@ int local_cell(const Plane& residual) {
   Plane digit(residual.w, residual.h);
   for (size_t i = 0; i < labels.size(); ++i) digit.v[i] = size_t(labels[i]) < ours.size() && ours[size_t(labels[i])];
   const double width = stroke_width_estimate(fill_pinholes(digit).v, residual.w, residual.h);
-  return width > usual ? int(std::ceil(kLocalCellStrokes * width)) : usual;
+  return std::max(usual, int(std::ceil(kLocalSquareStrokes * width)));
 }
 
 // Already what the network eats: its size, a dark frame, light ink.
@@ -729,7 +741,7 @@ Scan scan(const GrayImage& img) {
   Plane residual = subtract_background(work, paper);
   s.inverted = flip_dark_ink(residual, paper.sigma);
   // Tiny scans have no room for uneven lighting; their digit fills the frame.
-  if (!s.tiny_scan) subtract_local_background(residual, local_cell(residual));
+  if (!s.tiny_scan) subtract_local_background(residual, local_square(residual));
   s.ink = find_ink(residual);
   s.parts = drop_specks(drop_edge_shadows(components(s.ink.mask, work.w, work.h, s.labels), work.w, work.h));
   return s;

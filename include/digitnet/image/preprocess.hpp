@@ -9,8 +9,8 @@
 //   3. ink polarity: ink is the heavy tail of what remains (the parts clear of the
 //      image's edge decide, when there are enough of them); dark ink on light
 //      paper (the usual photo) is flipped so that ink is high
-//   4. local background: shadows the cubic missed, from cell percentiles (cells at
-//      least 3 stroke widths wide when strokes are wider than the usual cell)
+//   4. local background: shadows the cubic missed, by a grey-level opening with a
+//      square 3 stroke widths wide (a shadow's edge survives it, ink does not)
 //   5. threshold relative to the paper noise and the ink contrast; the ink keeps
 //      its anti-aliased levels at the stroke edges
 //   6. components: shadows touching the image edge and specks are dropped
