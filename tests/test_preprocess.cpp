@@ -287,6 +287,19 @@ TEST(Preprocess, SharpShadowAcrossTheDigit) {
   expect_close(ph, "sharp shadow across the digit");
 }
 
+TEST(Preprocess, SmallDigitBesideASoftShadow) {
+  // A round shadow, its edge 6 pixels wide, beside a small digit drawn with a
+  // 3-pixel pen. What the cubic leaves of the shadow passes for ink and widens the
+  // mask's stroke width 2 x area / boundary to about 25 pixels, so the opening's
+  // square grew to 75 and kept the shadow: the digit came out a small mark on a
+  // blob. Measured across the strokes, from steep edge to steep edge, the width is
+  // 7 (the blurred edges included).
+  Photo ph;
+  ph.width = ph.height = 120, ph.digit_height = 30, ph.cx = 80, ph.cy = 60, ph.pen = 3, ph.noise = 3;
+  ph.shadow = 0.5, ph.shadow_x = 45, ph.shadow_y = 55, ph.shadow_rx = 35, ph.shadow_ry = 30, ph.shadow_soft = 6;
+  expect_close(ph, "small digit beside a soft shadow");
+}
+
 TEST(Preprocess, LightInkOnDarkIsNotInverted) {
   Photo chalk;
   chalk.paper = 30, chalk.ink = 220;

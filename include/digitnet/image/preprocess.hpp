@@ -10,7 +10,8 @@
 //      image's edge decide, when there are enough of them); dark ink on light
 //      paper (the usual photo) is flipped so that ink is high
 //   4. local background: shadows the cubic missed, by a grey-level opening with a
-//      square 3 stroke widths wide (a shadow's edge survives it, ink does not)
+//      square 3 stroke widths wide (a shadow's edge survives it, ink does not);
+//      the width is the smaller of the ink mask's and the width across strokes
 //   5. threshold relative to the paper noise and the ink contrast; the ink keeps
 //      its anti-aliased levels at the stroke edges
 //   6. components: shadows touching the image edge and specks are dropped
