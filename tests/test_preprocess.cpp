@@ -317,6 +317,22 @@ TEST(Preprocess, SpecksAreDropped) {
   EXPECT_LT(match(preprocess_digit(img, PreprocessOptions{}).pixels, glyphs()[1]).own, kClose);
 }
 
+TEST(Preprocess, FarBlotsAreDropped) {
+  // Blots too big to be specks next to a thin digit (each 8x8: a seventh of the
+  // 1's ink) but far from it, near the corners: they widened the 1's box to the
+  // whole page, and the 1 came out a small mark in the middle of it.
+  for (const Glyph& g : {glyphs()[1], glyphs()[4]}) {
+    Photo ph;
+    ph.width = ph.height = 300, ph.cx = ph.cy = 150, ph.pen = 3;
+    GrayImage img = draw_photo(g, ph);
+    for (auto [x, y] : {std::pair{20, 20}, {270, 25}, {25, 268}, {272, 272}})
+      for (int dy = 0; dy < 8; ++dy)
+        for (int dx = 0; dx < 8; ++dx) img.pixels[size_t(y + dy) * 300 + size_t(x + dx)] = 40;
+    const DigitImage seen = preprocess_digit(img, PreprocessOptions{});
+    EXPECT_LT(match(seen.pixels, g).own, kClose) << g.name << "\n" << image_text_art(seen.pixels);
+  }
+}
+
 TEST(Preprocess, BlankImagesAreRefused) {
   GrayImage paper;
   paper.width = paper.height = 100;

@@ -487,6 +487,31 @@ std::vector<Component> drop_specks(const std::vector<Component>& all) {
   return kept;
 }
 
+// One digit is one group of parts: grown from the largest part, a part joins when
+// it lies within half the group's size (the longer side of its box) of the group.
+// Ink farther away, dust or a mark elsewhere on the page, is left out; it would
+// widen the digit's box and shrink the digit. (--read keeps every part: the
+// others are the other digits.)
+std::vector<Component> one_digit(const std::vector<Component>& all) {
+  if (all.empty()) no_ink();
+  const auto largest = std::max_element(all.begin(), all.end(), [](const Component& a, const Component& b) { return a.area < b.area; });
+  std::vector<bool> in(all.size(), false);
+  in[size_t(largest - all.begin())] = true;
+  Box group = largest->box;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (size_t i = 0; i < all.size(); ++i)
+      if (!in[i] && box_gap(all[i].box, group) <= 0.5 * std::max(group.width(), group.height())) {
+        in[i] = grew = true;
+        group.add(all[i].box);
+      }
+  }
+  std::vector<Component> kept;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (in[i]) kept.push_back(all[i]);
+  return kept;
+}
+
 // One digit's ink, cropped: its levels (with the anti-aliased rim) and its
 // confident-ink mask (1 on the digit's own components).
 struct DigitInk {
@@ -845,9 +870,10 @@ DigitImage preprocess_digit(const GrayImage& img, const PreprocessOptions& opts)
     return out;
   }
   const Scan s = scan(img);
+  const std::vector<Component> parts = one_digit(s.parts);
   Box all;
-  for (const auto& c : s.parts) all.add(c.box);
-  DigitImage out = to_network_input(cut_out(s.ink, s.labels, s.parts, all), s.tiny_scan, s.scale, opts);
+  for (const auto& c : parts) all.add(c.box);
+  DigitImage out = to_network_input(cut_out(s.ink, s.labels, parts, all), s.tiny_scan, s.scale, opts);
   out.inverted = s.inverted;
   out.x = int(all.x0 / s.scale);
   out.width = int(std::ceil(all.width() / s.scale));
