@@ -71,6 +71,10 @@ struct Photo {
   int width = 200, height = 200;
   double digit_height = 120, cx = 100, cy = 100, pen = 8, degrees = 0;
   double paper = 225, gradient = 0, ink = 40, noise = 0;
+  // A shadow: inside the ellipse centred at (shadow_x, shadow_y), radii shadow_rx
+  // and shadow_ry, the light drops by the share `shadow`, over an edge about
+  // shadow_soft pixels wide (a logistic step, as scripts/make_eval_images.py draws).
+  double shadow = 0, shadow_x = 0, shadow_y = 0, shadow_rx = 1, shadow_ry = 1, shadow_soft = 1;
   unsigned seed = 1;
 };
 
@@ -93,7 +97,12 @@ GrayImage draw_photo(const Glyph& g, const Photo& ph) {
           covered += glyph_distance(g, q) * unit <= ph.pen / 2;
         }
       const double paper = ph.paper + ph.gradient * (double(x) / ph.width - 0.5);
-      const double v = paper + (ph.ink - paper) * covered / 16.0 + noise(rng);
+      double light = 1;
+      if (ph.shadow > 0) {
+        const double d = std::hypot((x - ph.shadow_x) / ph.shadow_rx, (y - ph.shadow_y) / ph.shadow_ry) - 1;
+        light -= ph.shadow / (1 + std::exp(std::clamp(d * std::min(ph.shadow_rx, ph.shadow_ry) / ph.shadow_soft, -50.0, 50.0)));
+      }
+      const double v = (paper + (ph.ink - paper) * covered / 16.0) * light + noise(rng);
       img.pixels[size_t(y) * size_t(ph.width) + size_t(x)] = uint8_t(std::clamp(std::lround(v), 0L, 255L));
     }
   return img;
@@ -245,6 +254,52 @@ TEST(Preprocess, RotationNoiseAndUnevenLight) {
   expect_close(uneven, "gradient, noise, low contrast");
 }
 
+TEST(Preprocess, SteepLightOnADigitFillingTheFrame) {
+  // A thick pen filling the frame, the light falling from 240 to 140 across the
+  // page (ink 50). Flat paper at the border's median level, with the border's wide
+  // spread taken for noise, let the ink pass for paper: the fit sank into the ink,
+  // the paper became light ink (0 and 2 lost). A plane through the border first.
+  Photo ph;
+  ph.width = 120, ph.height = 150, ph.digit_height = 120, ph.cx = 60, ph.cy = 75;
+  ph.pen = 14, ph.paper = 190, ph.gradient = -100, ph.ink = 50, ph.noise = 4;
+  expect_close(ph, "steep light, filling the frame");
+}
+
+TEST(Preprocess, PageMostlyInShadow) {
+  // A shadow covers all but a strip along the top: the lit strip stands above the
+  // background fitted to the shadowed paper, and it outweighed the dark digit, so
+  // the digit was taken for paper. The strip runs into the image's edge, the digit
+  // does not.
+  Photo ph;
+  ph.width = 100, ph.height = 90, ph.digit_height = 40, ph.cx = 50, ph.cy = 55, ph.pen = 3, ph.noise = 3;
+  ph.shadow = 0.5, ph.shadow_x = 50, ph.shadow_y = 400, ph.shadow_rx = 600, ph.shadow_ry = 380, ph.shadow_soft = 3;
+  expect_close(ph, "page mostly in shadow");
+}
+
+TEST(Preprocess, SharpShadowAcrossTheDigit) {
+  // A shadow that halves the light, its edge 3 pixels wide, runs down through the
+  // right of the digit. The cubic cannot follow the edge; the cell background
+  // smoothed it over and stopped at 40% of the ink, and the rest of the shadow
+  // stayed as ink (0, 2 and 3 lost). An opening follows the edge.
+  Photo ph;
+  ph.noise = 3;
+  ph.shadow = 0.5, ph.shadow_x = -40, ph.shadow_y = 120, ph.shadow_rx = 160, ph.shadow_ry = 200, ph.shadow_soft = 3;
+  expect_close(ph, "sharp shadow across the digit");
+}
+
+TEST(Preprocess, SmallDigitBesideASoftShadow) {
+  // A round shadow, its edge 6 pixels wide, beside a small digit drawn with a
+  // 3-pixel pen. What the cubic leaves of the shadow passes for ink and widens the
+  // mask's stroke width 2 x area / boundary to about 25 pixels, so the opening's
+  // square grew to 75 and kept the shadow: the digit came out a small mark on a
+  // blob. Measured across the strokes, from steep edge to steep edge, the width is
+  // 7 (the blurred edges included).
+  Photo ph;
+  ph.width = ph.height = 120, ph.digit_height = 30, ph.cx = 80, ph.cy = 60, ph.pen = 3, ph.noise = 3;
+  ph.shadow = 0.5, ph.shadow_x = 45, ph.shadow_y = 55, ph.shadow_rx = 35, ph.shadow_ry = 30, ph.shadow_soft = 6;
+  expect_close(ph, "small digit beside a soft shadow");
+}
+
 TEST(Preprocess, LightInkOnDarkIsNotInverted) {
   Photo chalk;
   chalk.paper = 30, chalk.ink = 220;
@@ -260,6 +315,22 @@ TEST(Preprocess, SpecksAreDropped) {
     for (int dy = 0; dy < 3; ++dy)
       for (int dx = 0; dx < 3; ++dx) img.pixels[size_t(y + dy) * 200 + size_t(x + dx)] = 30;
   EXPECT_LT(match(preprocess_digit(img, PreprocessOptions{}).pixels, glyphs()[1]).own, kClose);
+}
+
+TEST(Preprocess, FarBlotsAreDropped) {
+  // Blots too big to be specks next to a thin digit (each 8x8: a seventh of the
+  // 1's ink) but far from it, near the corners: they widened the 1's box to the
+  // whole page, and the 1 came out a small mark in the middle of it.
+  for (const Glyph& g : {glyphs()[1], glyphs()[4]}) {
+    Photo ph;
+    ph.width = ph.height = 300, ph.cx = ph.cy = 150, ph.pen = 3;
+    GrayImage img = draw_photo(g, ph);
+    for (auto [x, y] : {std::pair{20, 20}, {270, 25}, {25, 268}, {272, 272}})
+      for (int dy = 0; dy < 8; ++dy)
+        for (int dx = 0; dx < 8; ++dx) img.pixels[size_t(y + dy) * 300 + size_t(x + dx)] = 40;
+    const DigitImage seen = preprocess_digit(img, PreprocessOptions{});
+    EXPECT_LT(match(seen.pixels, g).own, kClose) << g.name << "\n" << image_text_art(seen.pixels);
+  }
 }
 
 TEST(Preprocess, BlankImagesAreRefused) {

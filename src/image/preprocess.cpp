@@ -26,7 +26,10 @@ constexpr double kStrokeTolerance = 1.5;
 // ink below kSoftLevel of full ink. Thick ones keep their levels, trimmed below kBlurTrim.
 constexpr float kSoftLevel = 0.75f, kBlurTrim = 0.2f;
 constexpr double kBlurredShare = 0.3;
-constexpr double kLocalCellStrokes = 3;  // local background cells: 3 stroke widths when strokes are wider than a cell
+// Polarity: the parts of each tail clear of the image's edge decide when they come
+// to 5% of the heavier tail (all of it otherwise).
+constexpr double kClearTail = 0.05;
+constexpr double kLocalSquareStrokes = 3;  // the local background's opening: a square 3 stroke widths wide
 constexpr int kRenderScale = 4;            // redrawn strokes are drawn at 4x the box
 constexpr int kMinWorkingSide = 128, kMaxWorkingSide = 512;
 constexpr int kTinyScanSide = 48;   // images smaller than this: no local background, no thick-stroke redraw
@@ -205,15 +208,16 @@ Plane subtract_background(const Plane& p, Paper& paper) {
   struct Sample {
     std::array<double, kBasis> phi;
     double value;
-    bool paper;
+    bool border, paper;
   };
+  const int ring = std::max(1, std::min(p.w, p.h) / 16);  // as border_paper's
   std::vector<Sample> samples;
   for (int y = stride / 2; y < p.h; y += stride)
-    for (int x = stride / 2; x < p.w; x += stride) samples.push_back({cubic_basis(u_of(x), v_of(y)), p.at(x, y), true});
+    for (int x = stride / 2; x < p.w; x += stride) {
+      const bool border = x < ring || y < ring || x >= p.w - ring || y >= p.h - ring;
+      samples.push_back({cubic_basis(u_of(x), v_of(y)), p.at(x, y), border, true});
+    }
 
-  // Start from flat paper at the border's level; each round classifies the samples
-  // (paper: within 2.5 noise deviations of the surface, ink of either polarity
-  // lies further out) and refits on the paper.
   std::array<double, kBasis> coef{};
   coef[0] = paper.level;
   auto fit_at = [&](const Sample& s) {
@@ -221,26 +225,40 @@ Plane subtract_background(const Plane& p, Paper& paper) {
     for (int i = 0; i < kBasis; ++i) fit += coef[i] * s.phi[i];
     return fit;
   };
-  for (int iteration = 0; iteration < 6; ++iteration) {
-    std::vector<float> deviations;
-    for (const auto& s : samples)
-      if (s.paper) deviations.push_back(float(std::abs(s.value - fit_at(s))));
-    const double sigma = std::max(iteration == 0 ? double(paper.sigma) : 1.4826 * median_of(deviations), 0.005);
-    paper.sigma = float(sigma);
-    for (auto& s : samples) s.paper = std::abs(s.value - fit_at(s)) < std::max(2.5 * sigma, 0.02);
-    std::array<double, kBasis * kBasis> ata{};
-    std::array<double, kBasis> atb{};
-    for (const auto& s : samples) {
-      if (!s.paper) continue;
-      for (int i = 0; i < kBasis; ++i) {
-        atb[i] += s.phi[i] * s.value;
-        for (int j = 0; j < kBasis; ++j) ata[i * kBasis + j] += s.phi[i] * s.phi[j];
+  // Rounds of: classify the samples (paper: within 2.5 noise deviations of the
+  // surface; ink of either polarity lies further out), refit the first `terms`
+  // basis functions to the paper, take the paper's median deviation as its noise.
+  double sigma = paper.sigma;
+  auto refine = [&](int terms, bool border_only, int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      for (auto& s : samples)
+        s.paper = (s.border || !border_only) && std::abs(s.value - fit_at(s)) < std::max(2.5 * sigma, 0.02);
+      std::array<double, kBasis * kBasis> ata{};
+      std::array<double, kBasis> atb{};
+      for (const auto& s : samples) {
+        if (!s.paper) continue;
+        for (int i = 0; i < terms; ++i) {
+          atb[i] += s.phi[i] * s.value;
+          for (int j = 0; j < terms; ++j) ata[i * kBasis + j] += s.phi[i] * s.phi[j];
+        }
       }
+      // 1e-6 keeps tiny images solvable; the unused terms are pinned at 0.
+      for (int i = 0; i < kBasis; ++i) ata[i * kBasis + i] += i < terms ? 1e-6 : 1.0;
+      if (!solve(ata, atb)) break;
+      coef = atb;
+      std::vector<float> deviations;
+      for (const auto& s : samples)
+        if (s.paper) deviations.push_back(float(std::abs(s.value - fit_at(s))));
+      sigma = std::max(1.4826 * median_of(deviations), 0.005);
     }
-    for (int i = 0; i < kBasis; ++i) ata[i * kBasis + i] += 1e-6;  // keeps tiny images solvable
-    if (!solve(ata, atb)) break;
-    coef = atb;
-  }
+  };
+  // First a plane through the border, which is mostly paper and shows the
+  // lighting's slope. Flat paper at the border's median level with the border's
+  // spread as its noise would take a steep gradient for noise, and then a digit
+  // filling the frame for paper. Then the cubic over the whole image.
+  refine(3, true, 4);
+  refine(kBasis, false, 6);
+  paper.sigma = float(sigma);
   Plane r(p.w, p.h);
   for (int y = 0; y < p.h; ++y)
     for (int x = 0; x < p.w; ++x) {
@@ -252,59 +270,134 @@ Plane subtract_background(const Plane& p, Paper& paper) {
   return r;
 }
 
+// ---- connected components (steps 3 and 6) ----
+struct Component {
+  int label = 0;
+  size_t area = 0;
+  Box box;
+};
+
+// 8-connected components of the mask; labels[i] = 1-based component, 0 = paper.
+std::vector<Component> components(const std::vector<uint8_t>& mask, int w, int h, std::vector<int>& labels) {
+  labels.assign(mask.size(), 0);
+  std::vector<Component> out;
+  std::vector<std::pair<int, int>> stack;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const size_t i = size_t(y) * size_t(w) + size_t(x);
+      if (!mask[i] || labels[i]) continue;
+      Component c;
+      c.label = int(out.size()) + 1;
+      labels[i] = c.label;
+      stack.assign(1, {x, y});
+      while (!stack.empty()) {
+        auto [cx, cy] = stack.back();
+        stack.pop_back();
+        ++c.area;
+        c.box.add(cx, cy);
+        for (int dy = -1; dy <= 1; ++dy)
+          for (int dx = -1; dx <= 1; ++dx) {
+            const int nx = cx + dx, ny = cy + dy;
+            if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
+            const size_t j = size_t(ny) * size_t(w) + size_t(nx);
+            if (mask[j] && !labels[j]) {
+              labels[j] = c.label;
+              stack.emplace_back(nx, ny);
+            }
+          }
+      }
+      out.push_back(c);
+    }
+  return out;
+}
+
+bool touches_edge(const Component& c, int w, int h) { return c.box.x0 == 0 || c.box.y0 == 0 || c.box.x1 == w - 1 || c.box.y1 == h - 1; }
+
 // ---- 3. ink polarity ----
 // Ink is the heavy tail of the residual: far below the paper (dark ink on light
 // paper, the usual photo) or far above it (chalk, MNIST). Dark ink is flipped
-// so that ink is high, as in MNIST.
-bool flip_dark_ink(Plane& residual, float sigma) {
-  double dark = 0, light = 0;
-  for (float r : residual.v) {
-    dark += std::max(0.f, -r - 4 * sigma);
-    light += std::max(0.f, r - 4 * sigma);
+// so that ink is high, as in MNIST. A digit stands clear of the image's edge,
+// while a shadow, or the lit strip of a page that lies mostly in shadow, runs
+// into it. So the tail parts clear of the edge decide when they amount to
+// something (kClearTail of the heavier tail); otherwise, as in a tightly
+// cropped scan, the whole tails do.
+struct Tail {
+  double all = 0, clear = 0;  // beyond 4 noise deviations; clear: in parts that do not touch the edge
+};
+Tail tail_of(const Plane& residual, float sign, float sigma) {
+  std::vector<uint8_t> mask(residual.v.size());
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = sign * residual.v[i] > 4 * sigma;
+  std::vector<int> labels;
+  const auto parts = components(mask, residual.w, residual.h, labels);
+  std::vector<double> mass(parts.size() + 1, 0.0);
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (labels[i]) mass[size_t(labels[i])] += sign * residual.v[i] - 4 * sigma;
+  Tail t;
+  for (const auto& c : parts) {
+    t.all += mass[size_t(c.label)];
+    if (!touches_edge(c, residual.w, residual.h)) t.clear += mass[size_t(c.label)];
   }
-  if (dark <= light) return false;
+  return t;
+}
+
+bool flip_dark_ink(Plane& residual, float sigma) {
+  const Tail dark = tail_of(residual, -1.f, sigma), light = tail_of(residual, 1.f, sigma);
+  const bool clear = std::max(dark.clear, light.clear) >= kClearTail * std::max(dark.all, light.all);
+  if (clear ? dark.clear <= light.clear : dark.all <= light.all) return false;
   for (float& r : residual.v) r = -r;
   return true;
 }
 
 // ---- 4. local background: what the smooth surface missed ----
-// Shadows and vignetting with sharper edges than a cubic can follow. The paper
-// of each cell is its 20th-percentile level (ink covers less than 80% of a
-// cell), a 3x3 median over cells ignores cells full of ink, and the result is
-// interpolated bilinearly. Only positive (ink-like) background is removed.
-void subtract_local_background(Plane& r, int cell) {
-  const int gw = (r.w + cell - 1) / cell, gh = (r.h + cell - 1) / cell;
-  if (gw < 3 || gh < 3) return;
-  Plane grid(gw, gh);
-  std::vector<float> values;
-  for (int gy = 0; gy < gh; ++gy)
-    for (int gx = 0; gx < gw; ++gx) {
-      values.clear();
-      for (int y = gy * cell; y < std::min(r.h, (gy + 1) * cell); ++y)
-        for (int x = gx * cell; x < std::min(r.w, (gx + 1) * cell); ++x) values.push_back(r.at(x, y));
-      auto p20 = values.begin() + long(values.size() / 5);
-      std::nth_element(values.begin(), p20, values.end());
-      grid.at(gx, gy) = *p20;
+// Mean of each pixel's 3x3 neighbourhood (inside the image).
+Plane box3(const Plane& p) {
+  Plane out(p.w, p.h);
+  for (int y = 0; y < p.h; ++y)
+    for (int x = 0; x < p.w; ++x) {
+      float sum = 0;
+      int n = 0;
+      for (int yy = std::max(0, y - 1); yy <= std::min(p.h - 1, y + 1); ++yy)
+        for (int xx = std::max(0, x - 1); xx <= std::min(p.w - 1, x + 1); ++xx) sum += p.at(xx, yy), ++n;
+      out.at(x, y) = sum / float(n);
     }
-  Plane smooth(gw, gh);
-  for (int gy = 0; gy < gh; ++gy)
-    for (int gx = 0; gx < gw; ++gx) {
-      values.clear();
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
-          const int x = gx + dx, y = gy + dy;
-          if (x >= 0 && y >= 0 && x < gw && y < gh) values.push_back(grid.at(x, y));
+  return out;
+}
+
+// The minimum (or maximum) over the (2 * radius + 1)-pixel square around each
+// pixel, rows then columns; a monotonic queue keeps it linear in the pixels.
+Plane square_extreme(const Plane& p, int radius, bool maximum) {
+  auto pass = [&](const Plane& in, bool along_rows) {
+    Plane out(in.w, in.h);
+    const int lines = along_rows ? in.h : in.w, length = along_rows ? in.w : in.h;
+    std::vector<int> queue(static_cast<size_t>(length));
+    for (int line = 0; line < lines; ++line) {
+      auto at = [&](int i) { return along_rows ? in.at(i, line) : in.at(line, i); };
+      auto beats = [&](float a, float b) { return maximum ? a >= b : a <= b; };
+      int head = 0, tail = 0, next = 0;
+      for (int i = 0; i < length; ++i) {
+        for (; next < length && next <= i + radius; ++next) {
+          while (tail > head && beats(at(next), at(queue[size_t(tail - 1)]))) --tail;
+          queue[size_t(tail++)] = next;
         }
-      smooth.at(gx, gy) = median_of(values);
+        while (queue[size_t(head)] < i - radius) ++head;
+        (along_rows ? out.at(i, line) : out.at(line, i)) = at(queue[size_t(head)]);
+      }
     }
-  // A shadow is fainter than ink: capping the correction at 40% of the strongest
-  // ink keeps cells inside a marker stroke from hollowing it out.
-  std::vector<float> sorted(r.v);
-  auto p99 = sorted.begin() + long(sorted.size() * 99 / 100);
-  std::nth_element(sorted.begin(), p99, sorted.end());
-  const float cap = 0.4f * std::max(*p99, 0.f);
-  const Plane background = resample(smooth, r.w, r.h);
-  for (size_t i = 0; i < r.v.size(); ++i) r.v[i] -= std::clamp(background.v[i], 0.f, cap);
+    return out;
+  };
+  return pass(pass(p, true), false);
+}
+
+// Shadows and vignetting with sharper edges than a cubic can follow, taken away
+// by a grey-level opening: the minimum over a square of `side` pixels, then the
+// maximum over the same square. Ink (a stroke narrower than the square) vanishes
+// from it; a shadow's edge, a step or a ramp, stays as it is, however sharp, and
+// so is subtracted. The 3x3 mean first keeps the minimum from following the
+// noise down. Only positive (ink-like) background is removed.
+void subtract_local_background(Plane& r, int side) {
+  const int radius = std::max(1, side / 2);
+  const Plane background = square_extreme(square_extreme(box3(r), radius, false), radius, true);
+  for (size_t i = 0; i < r.v.size(); ++i) r.v[i] -= std::max(background.v[i], 0.f);
 }
 
 // ---- 5. threshold, keeping anti-aliased ink levels ----
@@ -352,47 +445,7 @@ Ink find_ink(const Plane& residual) {
   return out;
 }
 
-// ---- 6. connected components: edge shadows and specks ----
-struct Component {
-  int label = 0;
-  size_t area = 0;
-  Box box;
-};
-
-// 8-connected components of the mask; labels[i] = 1-based component, 0 = paper.
-std::vector<Component> components(const std::vector<uint8_t>& mask, int w, int h, std::vector<int>& labels) {
-  labels.assign(mask.size(), 0);
-  std::vector<Component> out;
-  std::vector<std::pair<int, int>> stack;
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      const size_t i = size_t(y) * size_t(w) + size_t(x);
-      if (!mask[i] || labels[i]) continue;
-      Component c;
-      c.label = int(out.size()) + 1;
-      labels[i] = c.label;
-      stack.assign(1, {x, y});
-      while (!stack.empty()) {
-        auto [cx, cy] = stack.back();
-        stack.pop_back();
-        ++c.area;
-        c.box.add(cx, cy);
-        for (int dy = -1; dy <= 1; ++dy)
-          for (int dx = -1; dx <= 1; ++dx) {
-            const int nx = cx + dx, ny = cy + dy;
-            if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
-            const size_t j = size_t(ny) * size_t(w) + size_t(nx);
-            if (mask[j] && !labels[j]) {
-              labels[j] = c.label;
-              stack.emplace_back(nx, ny);
-            }
-          }
-      }
-      out.push_back(c);
-    }
-  return out;
-}
-
+// ---- 6. edge shadows and specks ----
 double box_gap(const Box& a, const Box& b) {
   const int dx = std::max({0, a.x0 - b.x1, b.x0 - a.x1});
   const int dy = std::max({0, a.y0 - b.y1, b.y0 - a.y1});
@@ -405,7 +458,7 @@ double box_gap(const Box& a, const Box& b) {
 // picture does not. So when some ink stands clear of the edge, ink touching the
 // edge is dropped. (Scans cropped tightly touch the edge everywhere and keep it all.)
 std::vector<Component> drop_edge_shadows(const std::vector<Component>& all, int w, int h) {
-  auto touches = [&](const Component& c) { return c.box.x0 == 0 || c.box.y0 == 0 || c.box.x1 == w - 1 || c.box.y1 == h - 1; };
+  auto touches = [&](const Component& c) { return touches_edge(c, w, h); };
   const double significant = 0.002 * double(w) * double(h);
   const bool clear_ink = std::any_of(all.begin(), all.end(), [&](const Component& c) { return !touches(c) && double(c.area) >= significant; });
   if (!clear_ink) return all;
@@ -431,6 +484,31 @@ std::vector<Component> drop_specks(const std::vector<Component>& all) {
         break;
       }
   }
+  return kept;
+}
+
+// One digit is one group of parts: grown from the largest part, a part joins when
+// it lies within half the group's size (the longer side of its box) of the group.
+// Ink farther away, dust or a mark elsewhere on the page, is left out; it would
+// widen the digit's box and shrink the digit. (--read keeps every part: the
+// others are the other digits.)
+std::vector<Component> one_digit(const std::vector<Component>& all) {
+  if (all.empty()) no_ink();
+  const auto largest = std::max_element(all.begin(), all.end(), [](const Component& a, const Component& b) { return a.area < b.area; });
+  std::vector<bool> in(all.size(), false);
+  in[size_t(largest - all.begin())] = true;
+  Box group = largest->box;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (size_t i = 0; i < all.size(); ++i)
+      if (!in[i] && box_gap(all[i].box, group) <= 0.5 * std::max(group.width(), group.height())) {
+        in[i] = grew = true;
+        group.add(all[i].box);
+      }
+  }
+  std::vector<Component> kept;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (in[i]) kept.push_back(all[i]);
   return kept;
 }
 
@@ -640,11 +718,67 @@ DigitImage to_network_input(const DigitInk& ink, bool tiny_scan, double scale, c
   return out;
 }
 
-// The local background's cell: a cell narrower than the stroke has no paper in it,
-// and its 20th percentile is ink. So when the digit's strokes (found without local
-// background; edge shadows and specks left out) are wider than the usual cell, as
-// in an enlarged low-resolution scan, cells are 3 stroke widths wide.
-int local_cell(const Plane& residual) {
+// Stroke width as the distance between a stroke's two edges (after the stroke
+// width transform of Epshtein, Ofek and Wexler, 2010): from each steep edge, walk
+// up the slope into the ink until an edge about as steep falls the other way, then
+// on down both outer slopes while they stay a third as steep, so that a blurred
+// stroke counts whole. The median walk. A shadow's soft edge starts no walk, and
+// a walk into a shadow meets no steep far edge, so shadows do not widen this
+// estimate as they widen a mask's. 0 when fewer than 8 walks end.
+double stroke_width_across(const Plane& residual) {
+  const Plane s = box3(residual);
+  const int w = s.w, h = s.h;
+  Plane gx(w, h), gy(w, h), slope(w, h);
+  for (int y = 1; y + 1 < h; ++y)
+    for (int x = 1; x + 1 < w; ++x) {
+      gx.at(x, y) = 0.5f * (s.at(x + 1, y) - s.at(x - 1, y));
+      gy.at(x, y) = 0.5f * (s.at(x, y + 1) - s.at(x, y - 1));
+      slope.at(x, y) = std::hypot(gx.at(x, y), gy.at(x, y));
+    }
+  // Steep: 30% of the steepest edges' slope (99.5th percentile: the digit's edges
+  // are a few percent of the image).
+  std::vector<float> sorted(slope.v);
+  auto top = sorted.begin() + long(double(sorted.size()) * 0.995);
+  if (top == sorted.end()) return 0;
+  std::nth_element(sorted.begin(), top, sorted.end());
+  const float steep = 0.3f * *top, gentle = steep / 3;
+  if (steep <= 0) return 0;
+  const int longest = std::min(w, h) / 3;
+  std::vector<float> widths;
+  for (int y = 1; y + 1 < h; ++y)
+    for (int x = 1; x + 1 < w; ++x) {
+      const float m = slope.at(x, y);
+      if (m < steep) continue;
+      const float dx = gx.at(x, y) / m, dy = gy.at(x, y) / m;
+      // Step k of the walk: the slope there, and its part along the walk (false: outside).
+      float size = 0, along = 0;
+      auto at_step = [&](int k) {
+        const int qx = int(std::lround(x + k * dx)), qy = int(std::lround(y + k * dy));
+        if (qx < 1 || qy < 1 || qx + 1 >= w || qy + 1 >= h) return false;
+        size = slope.at(qx, qy);
+        along = gx.at(qx, qy) * dx + gy.at(qx, qy) * dy;
+        return true;
+      };
+      for (int k = 1; k <= longest && at_step(k); ++k) {
+        if (size < steep || along > -0.7f * size) continue;
+        int back = 0, on = k;
+        while (back < longest && at_step(-back - 1) && size >= gentle && along > 0.7f * size) ++back;
+        while (on < k + longest && at_step(on + 1) && size >= gentle && along < -0.7f * size) ++on;
+        widths.push_back(float(back + on));
+        break;
+      }
+    }
+  return widths.size() < 8 ? 0.0 : median_of(widths);
+}
+
+// The local background's square: wider than any stroke, or the opening keeps the
+// stroke as background and hollows it. So 3 widths of the digit's strokes (a
+// junction or a round pen's blot is wider than the stroke), and at least the usual
+// size. The width is the smaller of two estimates, each too wide in its own way:
+// 2 x area / boundary of the ink found without local background (edge shadows and
+// specks left out), which a shadow that passes for ink widens; and the width
+// across strokes, which the blur of an enlarged scan widens.
+int local_square(const Plane& residual) {
   const int usual = std::max(4, std::min(residual.w, residual.h) / 12);
   const auto [ink, threshold] = ink_levels(residual);
   if (ink <= 0) return usual;
@@ -656,8 +790,10 @@ int local_cell(const Plane& residual) {
   for (const auto& c : parts) ours[size_t(c.label)] = true;
   Plane digit(residual.w, residual.h);
   for (size_t i = 0; i < labels.size(); ++i) digit.v[i] = size_t(labels[i]) < ours.size() && ours[size_t(labels[i])];
-  const double width = stroke_width_estimate(fill_pinholes(digit).v, residual.w, residual.h);
-  return width > usual ? int(std::ceil(kLocalCellStrokes * width)) : usual;
+  double width = stroke_width_estimate(fill_pinholes(digit).v, residual.w, residual.h);
+  const double across = stroke_width_across(residual);
+  if (across > 0) width = std::min(width, across);
+  return std::max(usual, int(std::ceil(kLocalSquareStrokes * width)));
 }
 
 // Already what the network eats: its size, a dark frame, light ink.
@@ -688,7 +824,7 @@ Scan scan(const GrayImage& img) {
   Plane residual = subtract_background(work, paper);
   s.inverted = flip_dark_ink(residual, paper.sigma);
   // Tiny scans have no room for uneven lighting; their digit fills the frame.
-  if (!s.tiny_scan) subtract_local_background(residual, local_cell(residual));
+  if (!s.tiny_scan) subtract_local_background(residual, local_square(residual));
   s.ink = find_ink(residual);
   s.parts = drop_specks(drop_edge_shadows(components(s.ink.mask, work.w, work.h, s.labels), work.w, work.h));
   return s;
@@ -734,9 +870,10 @@ DigitImage preprocess_digit(const GrayImage& img, const PreprocessOptions& opts)
     return out;
   }
   const Scan s = scan(img);
+  const std::vector<Component> parts = one_digit(s.parts);
   Box all;
-  for (const auto& c : s.parts) all.add(c.box);
-  DigitImage out = to_network_input(cut_out(s.ink, s.labels, s.parts, all), s.tiny_scan, s.scale, opts);
+  for (const auto& c : parts) all.add(c.box);
+  DigitImage out = to_network_input(cut_out(s.ink, s.labels, parts, all), s.tiny_scan, s.scale, opts);
   out.inverted = s.inverted;
   out.x = int(all.x0 / s.scale);
   out.width = int(std::ceil(all.width() / s.scale));

@@ -4,15 +4,18 @@
 // The steps, in order (preprocess.cpp has one function per step):
 //   1. gray; working resolution: longest side brought into [128, 512] pixels
 //   2. background: a smooth cubic surface fitted to the paper, robustly (starting
-//      from the border's level, ink of either polarity excluded), is subtracted —
-//      uneven lighting, gradients, vignetting
-//   3. ink polarity: ink is the heavy tail of what remains; dark ink on light
+//      from a plane through the border, ink of either polarity excluded), is
+//      subtracted — uneven lighting, gradients, vignetting
+//   3. ink polarity: ink is the heavy tail of what remains (the parts clear of the
+//      image's edge decide, when there are enough of them); dark ink on light
 //      paper (the usual photo) is flipped so that ink is high
-//   4. local background: shadows the cubic missed, from cell percentiles (cells at
-//      least 3 stroke widths wide when strokes are wider than the usual cell)
+//   4. local background: shadows the cubic missed, by a grey-level opening with a
+//      square 3 stroke widths wide (a shadow's edge survives it, ink does not);
+//      the width is the smaller of the ink mask's and the width across strokes
 //   5. threshold relative to the paper noise and the ink contrast; the ink keeps
 //      its anti-aliased levels at the stroke edges
-//   6. components: shadows touching the image edge and specks are dropped
+//   6. components: shadows touching the image edge and specks are dropped; one
+//      digit is the group of parts around the largest (far blots are dropped)
 //   7. crop to the ink; the digit's own ink level becomes full scale
 //   8. stroke width: measured; a pen 1.5x thinner or thicker than MNIST's (2.2 px
 //      at the 20-px box) is skeletonised and redrawn at MNIST's width, except
@@ -20,7 +23,8 @@
 //      skeleton would lose: their faint outer blur is trimmed instead
 //   9. the longest side scaled to the box (area-averaging), aspect ratio kept
 //  10. placed in the input frame with its centre of mass at the centre
-// --read applies steps 1-6 to the whole image, then splits the ink into digits.
+// --read applies steps 1-6 (all but the grouping into one digit) to the whole image,
+// then splits the ink into digits.
 #pragma once
 #include <cstdint>
 #include <string>
