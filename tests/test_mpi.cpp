@@ -212,7 +212,8 @@ TEST(ShardedAdam, EqualsReplicatedAdamBitwise) {
   cfg.weight_decay = 0.05;
   DecayRanges decayed;
   for (const LayerSlice& l : mlp_layout(shape)) decayed.emplace_back(l.weight_offset, l.bias_offset);
-  for (const size_t bucket_bytes : {size_t(0), size_t(100000), size_t(1) << 20})
+  // 1000 bytes: every weight row its own bucket; 100000: the first layer in 9 pieces
+  for (const size_t bucket_bytes : {size_t(0), size_t(1000), size_t(100000), size_t(1) << 20})
   for (const bool clip : {false, true})
   for (const Progress progress : {Progress::poll, Progress::thread}) {
     std::vector<float> params(n), reference(n), grads(n);
@@ -257,7 +258,58 @@ TEST(ShardedAdam, EqualsReplicatedAdamBitwise) {
     if (world->rank() == 0) {
       EXPECT_EQ(round_trip.m, replicated.m);
     }
-    EXPECT_LE(sharded.state_bytes(), 2 * sizeof(float) * (n / size_t(world->size()) + 4)) << "moments are not 1/W";
+    // 1/W of the moments, up to one element per bucket where a bucket does not split evenly
+    EXPECT_LE(sharded.state_bytes(), 2 * sizeof(float) * (n / size_t(world->size()) + sharded.num_buckets()))
+        << "moments are not 1/W";
+  }
+}
+
+// Buckets cover the parameters from the top down without gaps, cut only between
+// layers or between weight rows (a layer's bias stays with its top rows), close
+// at about the requested size, and leave no piece under half of it inside a layer.
+TEST(ShardedAdam, BucketsAreWholeRowsFromTheTop) {
+  struct Case {
+    MlpShape shape;
+    size_t bucket_bytes;
+    std::vector<std::pair<size_t, size_t>> expected;  // empty: check the rules only
+  };
+  const MlpShape mnist{784, {512, 512}, 10};
+  const size_t l0 = 784 * 512 + 512, n = mnist.num_params();
+  const std::vector<Case> cases = {
+      {mnist, 0, {{0, n}}},
+      // 1 MB: the last two layers together, then the first layer's top 334 rows with
+      // its bias, then its other 178 rows
+      {mnist, size_t(1) << 20, {{l0, n}, {l0 - 512 - 334 * 784, l0}, {0, l0 - 512 - 334 * 784}}},
+      {mnist, 1000, {}},
+      {mnist, 300000, {}},
+      {MlpShape{100, {7}, 3}, 40, {}},
+      {MlpShape{64, {2000, 30}, 26}, 50000, {}},
+  };
+  for (const Case& c : cases) {
+    const ShardedAdam optimizer(*world, c.shape, c.bucket_bytes, GradWire::f32);
+    const auto ranges = optimizer.bucket_ranges();
+    if (!c.expected.empty()) {
+      EXPECT_EQ(ranges, c.expected) << c.shape.str() << ", " << c.bucket_bytes << " bytes";
+    }
+    const auto layout = mlp_layout(c.shape);
+    size_t top = c.shape.num_params();
+    for (size_t k = 0; k < ranges.size(); ++k) {
+      const auto [begin, end] = ranges[k];
+      SCOPED_TRACE(c.shape.str() + ", " + std::to_string(c.bucket_bytes) + " bytes, bucket " + std::to_string(k));
+      ASSERT_EQ(end, top) << "a gap or an overlap";
+      ASSERT_LT(begin, end);
+      top = begin;
+      size_t l = 0;  // the layer holding `begin`: a cut is a layer start or a row boundary of it
+      while (layout[l].bias_offset + layout[l].out <= begin) ++l;
+      EXPECT_EQ((begin - layout[l].weight_offset) % layout[l].in, 0u) << "cut inside a row of layer " << l;
+      EXPECT_LE(begin, layout[l].bias_offset) << "bias of layer " << l << " cut off its rows";
+      const size_t target = c.bucket_bytes / sizeof(float);
+      if (begin != layout[l].weight_offset) {  // a cut inside layer l: the piece below holds half a bucket at least
+        EXPECT_GE(begin - layout[l].weight_offset, target / 2);
+        EXPECT_LT(end - begin, target + layout[l].in + layout[l].out) << "closed late";
+      }
+    }
+    EXPECT_EQ(top, 0u);
   }
 }
 

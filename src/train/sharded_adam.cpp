@@ -120,24 +120,48 @@ class ShardedAdam::Worker {
 
 ShardedAdam::~ShardedAdam() = default;
 
-ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire, Progress progress)
-    : world_(world), wire_(wire), W_(size_t(world.size())) {
+// Layers from the last one back; a bucket grows downwards (layers are laid out in
+// order) and closes once it holds bucket_bytes. A layer larger than that is cut
+// at weight-row boundaries, so the first layer, which backward produces last, is
+// not one big exchange at the end of the step: the pieces go one after another,
+// each one's update and allgather overlapping the next one's reduction, and only
+// the last piece is left exposed. A remainder under half a bucket stays with the
+// piece above it. Buckets never change a bit of the result: each element is
+// summed in rank order and Adam is element-wise.
+std::vector<ShardedAdam::Bucket> ShardedAdam::bucket_layout(const MlpShape& shape, size_t bucket_bytes) {
+  const size_t target = bucket_bytes / sizeof(float);  // parameters; 0: one bucket
+  std::vector<Bucket> buckets;
   const std::vector<LayerSlice> layout = mlp_layout(shape);
   for (size_t l = layout.size(); l-- > 0;) {
-    const size_t begin = layout[l].weight_offset, end = layout[l].bias_offset + layout[l].out;
-    const bool full = !buckets_.empty() && bucket_bytes > 0 &&
-                      sizeof(float) * (buckets_.back().end - buckets_.back().begin) >= bucket_bytes;
-    if (buckets_.empty() || full) {
-      Bucket b;
-      b.begin = begin;
-      b.end = end;
+    const LayerSlice& s = layout[l];
+    size_t top = s.bias_offset + s.out;  // the layer's part not yet in a bucket: [weight_offset, top)
+    while (top > s.weight_offset) {
+      const bool full = !buckets.empty() && target > 0 && buckets.back().end - buckets.back().begin >= target;
+      if (buckets.empty() || full) {
+        Bucket b;
+        b.begin = b.end = top;
+        buckets.push_back(std::move(b));
+      }
+      Bucket& b = buckets.back();
+      size_t bottom = s.weight_offset;
+      if (target > 0) {
+        const size_t rows_top = std::min(top, s.bias_offset);  // the bias, if still here, sits above the rows
+        const size_t room = target - std::min(target, b.end - b.begin + (top - rows_top));
+        const size_t rows = std::max<size_t>(1, (room + s.in - 1) / s.in);
+        const size_t cut = rows_top - std::min(rows_top - s.weight_offset, rows * s.in);
+        if (cut - s.weight_offset >= target / 2) bottom = cut;
+      }
+      b.begin = bottom;
       b.first_layer = l;
-      buckets_.push_back(std::move(b));
-    } else {  // layers are laid out in order, so a bucket grows downwards
-      buckets_.back().begin = begin;
-      buckets_.back().first_layer = l;
+      top = bottom;
     }
   }
+  return buckets;
+}
+
+ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire, Progress progress)
+    : world_(world), wire_(wire), W_(size_t(world.size())) {
+  buckets_ = bucket_layout(shape, bucket_bytes);
   for (Bucket& b : buckets_) {
     for (int r = 0; r < int(W_); ++r) b.counts.push_back(int(shard_range(b.end - b.begin, int(W_), r).size()));
     b.mine = b.begin + shard_range(b.end - b.begin, int(W_), world.rank()).begin;
@@ -156,6 +180,12 @@ ShardedAdam::ShardedAdam(World& world, const MlpShape& shape, size_t bucket_byte
       fail(ErrorKind::runtime, "--progress thread: this MPI library does not provide MPI_THREAD_SERIALIZED");
     worker_ = std::make_unique<Worker>(*this);
   }
+}
+
+std::vector<std::pair<size_t, size_t>> ShardedAdam::bucket_ranges() const {
+  std::vector<std::pair<size_t, size_t>> ranges;
+  for (const Bucket& b : buckets_) ranges.emplace_back(b.begin, b.end);
+  return ranges;
 }
 
 size_t ShardedAdam::my_count(const Bucket& b) const { return size_t(b.counts[size_t(world_.rank())]); }

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "digitnet/core/model.hpp"
@@ -52,8 +53,8 @@ struct CommTimes {
 class ShardedAdam : public GradientListener {
  public:
   // Buckets: consecutive layers from the last one back, each closed once it
-  // holds at least bucket_bytes of gradient (0: one bucket for the whole model,
-  // exchanged after backward).
+  // holds at least bucket_bytes of gradient; a larger layer is cut at weight-row
+  // boundaries (0: one bucket for the whole model, exchanged after backward).
   ShardedAdam(World& world, const MlpShape& shape, size_t bucket_bytes, GradWire wire,
               Progress progress = Progress::poll);
   ~ShardedAdam();
@@ -64,6 +65,8 @@ class ShardedAdam : public GradientListener {
   AdamState gather() const;
   size_t state_bytes() const { return 2 * sizeof(float) * local_; }  // m and v held here
   size_t num_buckets() const { return buckets_.size(); }
+  // Bucket k's parameters [first, second), in the order they are exchanged.
+  std::vector<std::pair<size_t, size_t>> bucket_ranges() const;
   Progress progress() const { return worker_ ? Progress::thread : Progress::poll; }
 
   // One step, on every rank: begin, then backward with this as its listener,
@@ -98,6 +101,7 @@ class ShardedAdam : public GradientListener {
     int64_t gather_ns = 0;      // allgather started
   };
   class Worker;  // the exchange thread of Progress::thread
+  static std::vector<Bucket> bucket_layout(const MlpShape& shape, size_t bucket_bytes);
   size_t my_count(const Bucket& b) const;
   void start_reduce(Bucket& b);
   void hand_over(size_t buckets);  // buckets [0, buckets) are ready to reduce
