@@ -227,15 +227,20 @@ int World::start(const void* data, void* out, const std::vector<int>& counts, in
   const int mine = counts[size_t(rank_)];
   switch (kind) {
     case kAlltoall:
-    case kAlltoallFloat: {  // send blocks by counts; receive `mine` values from every rank
+    case kAlltoallFloat: {  // send blocks by counts; receive `mine` values from every other rank
       const MPI_Datatype type = kind == kAlltoallFloat ? MPI_FLOAT : MPI_UINT16_T;
-      std::vector<int> recv_counts(counts.size(), mine), recv_displs(counts.size());
+      // The own block stays in `data` (the caller reads it there): copying it to
+      // itself would be a gradient-sized memcpy per step on memory all ranks share.
+      std::vector<int> send_counts = counts, recv_counts(counts.size(), mine), recv_displs(counts.size());
       for (size_t r = 0; r < counts.size(); ++r) recv_displs[r] = int(r) * mine;
+      send_counts[size_t(rank_)] = recv_counts[size_t(rank_)] = 0;
+      requests_->displs.push_back(std::move(send_counts));
       requests_->displs.push_back(std::move(recv_counts));
       requests_->displs.push_back(std::move(recv_displs));
+      const auto& sc = requests_->displs[requests_->displs.size() - 3];
       const auto& rc = requests_->displs[requests_->displs.size() - 2];
       const auto& rd = requests_->displs.back();
-      check(MPI_Ialltoallv(data, counts.data(), displs.data(), type, out, rc.data(), rd.data(), type, MPI_COMM_WORLD,
+      check(MPI_Ialltoallv(data, sc.data(), displs.data(), type, out, rc.data(), rd.data(), type, MPI_COMM_WORLD,
                            &request),
             "MPI_Ialltoallv");
       break;

@@ -303,22 +303,29 @@ void ShardedAdam::wait_reduced(size_t k) {
   reduced_ = last_done_;
 }
 
-// Each rank received every rank's block of its slice of b: it sums elements
-// [from, to) of them in f32, in rank order, so the sum does not depend on how
-// the bytes travelled.
+// Each rank received every other rank's block of its slice of b (its own block
+// is still where backward wrote it): it sums elements [from, to) of them in f32,
+// in rank order, so the sum does not depend on how the bytes travelled.
 void ShardedAdam::sum_blocks(const Bucket& b, size_t from, size_t to) {
-  const size_t n = my_count(b);
+  const size_t n = my_count(b), me = size_t(world_.rank());
   float* out = &summed_[b.local];
   if (wire_ == GradWire::f32) {
     const float* in = &blocks_in_[W_ * b.local];
-    std::copy(in + from, in + to, out + from);
-    for (size_t r = 1; r < W_; ++r)
-      for (size_t i = from; i < to; ++i) out[i] += in[r * n + i];
+    auto block = [&](size_t r) { return r == me ? grads_ + b.mine : in + r * n; };
+    std::copy(block(0) + from, block(0) + to, out + from);
+    for (size_t r = 1; r < W_; ++r) {
+      const float* x = block(r);
+      for (size_t i = from; i < to; ++i) out[i] += x[i];
+    }
   } else {
     const uint16_t* in = &wire_in_[W_ * b.local];
-    for (size_t i = from; i < to; ++i) out[i] = from_bf16(in[i]);
-    for (size_t r = 1; r < W_; ++r)
-      for (size_t i = from; i < to; ++i) out[i] += from_bf16(in[r * n + i]);
+    auto block = [&](size_t r) { return r == me ? &wire_out_[b.mine] : in + r * n; };
+    const uint16_t* x0 = block(0);
+    for (size_t i = from; i < to; ++i) out[i] = from_bf16(x0[i]);
+    for (size_t r = 1; r < W_; ++r) {
+      const uint16_t* x = block(r);
+      for (size_t i = from; i < to; ++i) out[i] += from_bf16(x[i]);
+    }
   }
 }
 

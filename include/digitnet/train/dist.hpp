@@ -54,7 +54,9 @@ class World {
   //
   // Block s of `send` goes to rank s; block r of `recv` (counts[rank()] values each)
   // comes from rank r: a reduce-scatter's traffic, summed by the caller in the order
-  // it chooses. f32, or 16-bit values (bf16 gradients on the wire).
+  // it chooses. This rank's own block is not copied: block rank() of `recv` is left
+  // as it was, and the caller reads that block from `send`. f32, or 16-bit values
+  // (bf16 gradients on the wire).
   int start_alltoall(const uint16_t* send, uint16_t* recv, const std::vector<int>& counts);
   int start_alltoall(const float* send, float* recv, const std::vector<int>& counts);
   // In place: block r of `data` comes from rank r.
