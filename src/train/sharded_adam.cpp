@@ -129,7 +129,8 @@ ShardedAdam::~ShardedAdam() = default;
 // piece above it. Buckets never change a bit of the result: each element is
 // summed in rank order and Adam is element-wise.
 std::vector<ShardedAdam::Bucket> ShardedAdam::bucket_layout(const MlpShape& shape, size_t bucket_bytes) {
-  const size_t target = bucket_bytes / sizeof(float);  // parameters; 0: one bucket
+  // parameters per bucket; 0: one bucket (a request under one float still cuts: every row)
+  const size_t target = bucket_bytes ? std::max<size_t>(1, bucket_bytes / sizeof(float)) : 0;
   std::vector<Bucket> buckets;
   const std::vector<LayerSlice> layout = mlp_layout(shape);
   for (size_t l = layout.size(); l-- > 0;) {
