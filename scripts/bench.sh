@@ -7,6 +7,9 @@
 # As root, it also runs 2 "hosts" over emulated links (network namespaces, cluster/netns):
 # 10 Gbit/s against the 2 ranks on shared memory, and 1 Gbit/s with the f32 and the bf16
 # gradient wire (HOSTS=0 skips them; scripts/bench-cluster.sh has the full table).
+# ROUNDS=N (default 1) repeats the two ratio targets N times in turn (1 rank, 2 ranks, and
+# PyTorch with PEERS=1) and prints each round's ratio and their median: this machine's
+# speed drifts between runs, and a ratio of jobs run one after the other is steadier.
 # Environment: HIDDEN (default 512,512), BATCH (default 128), DATA (default data/mnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,4 +122,26 @@ if [[ $peers == 1 ]]; then
     --batch "$batch" --epochs "$epochs" --threads "$(nproc)" | tee "$tmp/peer.out"
   peer_sec=$(awk '{print $1; exit}' "$tmp/peer.out")
   echo "digitnet 1 rank / PyTorch epoch time: $(ratio "$(median "$tmp/r1.csv" seconds)" "$peer_sec")x (target <= 0.5)"
+fi
+
+# ---- ROUNDS: the two ratios again, the jobs in turn; round 1 is the runs above ----
+rounds=${ROUNDS:-1}
+if (( rounds > 1 )); then
+  echo "== $rounds rounds in turn (1 rank, 2 ranks$([[ $peers == 1 ]] && echo ", PyTorch")), $epochs epochs each, median over epochs 2..$epochs =="
+  ranks_ratios=("$(ratio "$sps2" "$sps1")") peer_ratios=()
+  [[ $peers == 1 ]] && peer_ratios=("$(ratio "$(median "$tmp/r1.csv" seconds)" "$peer_sec")")
+  for ((i = 2; i <= rounds; ++i)); do
+    build/digitnet-train "${common[@]}" --quiet --metrics "$tmp/q1.csv" >/dev/null
+    mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --threads 1 --quiet --metrics "$tmp/q2.csv" >/dev/null
+    ranks_ratios+=("$(ratio "$(median "$tmp/q2.csv" samples_per_second)" "$(median "$tmp/q1.csv" samples_per_second)")")
+    if [[ $peers == 1 ]]; then
+      peer_ratios+=("$(ratio "$(median "$tmp/q1.csv" seconds)" "$(OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/peer_pytorch.py \
+        --data "$data" --hidden "$hidden" --batch "$batch" --epochs "$epochs" --threads "$(nproc)" | awk '{print $1; exit}')")")
+    fi
+  done
+  med() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+  echo "2 ranks x 1 thread / 1 rank x $(nproc) threads, samples/s, by round: ${ranks_ratios[*]}; median $(med "${ranks_ratios[@]}")x (target >= 0.9)"
+  if [[ $peers == 1 ]]; then
+    echo "digitnet 1 rank / PyTorch epoch time, by round: ${peer_ratios[*]}; median $(med "${peer_ratios[@]}")x (target <= 0.5)"
+  fi
 fi
