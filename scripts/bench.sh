@@ -53,12 +53,18 @@ report() {  # report LABEL METRICS_CSV: medians, and the samples/s into $last_sp
 ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2))"; }
 
 common=(--data "$data" --hidden "$hidden" --batch-size "$batch" --epochs "$epochs" --seed 1)
+# The jobs the ratio targets compare (again in ROUNDS): OPTIONS... go to digitnet-train.
+one_rank() { build/digitnet-train "${common[@]}" "$@"; }
+two_ranks() { mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --threads 1 "$@"; }
+# PASSIVE: idle OpenMP threads sleep instead of spinning (PyTorch's best setting here).
+pytorch() { OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/peer_pytorch.py --data "$data" --hidden "$hidden" \
+  --batch "$batch" --epochs "$epochs" --threads "$(nproc)"; }
 echo "== digitnet-train, $epochs epochs per run, median over epochs 2..$epochs =="
-build/digitnet-train "${common[@]}" --quiet --metrics "$tmp/r1.csv" >/dev/null
+one_rank --quiet --metrics "$tmp/r1.csv" >/dev/null
 report "1 rank x $(nproc) threads" "$tmp/r1.csv"; sps1=$last_sps
-mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --threads 1 --metrics "$tmp/r2.csv" >"$tmp/r2.out"
+two_ranks --metrics "$tmp/r2.csv" >"$tmp/r2.out"
 report "2 ranks x 1 thread (mpirun -np 2)" "$tmp/r2.csv"; sps2=$last_sps
-mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --threads 1 --bucket-mb 0 --quiet --metrics "$tmp/r2b.csv" >/dev/null
+two_ranks --bucket-mb 0 --quiet --metrics "$tmp/r2b.csv" >/dev/null
 report "2 ranks x 1 thread, one bucket (no overlap)" "$tmp/r2b.csv"
 echo "2 ranks x 1 thread / 1 rank x $(nproc) threads: $(ratio "$sps2" "$sps1")x the samples/s (target >= 0.9)"
 grep -o 'Adam state .*' "$tmp/r2.out" | sed 's/^/2 ranks: /'
@@ -117,9 +123,7 @@ fi
 
 if [[ $peers == 1 ]]; then
   echo "== peer: the same job in PyTorch, data in memory, $(nproc) threads, median over epochs 2..$epochs =="
-  # PASSIVE: idle OpenMP threads sleep instead of spinning (PyTorch's best setting here).
-  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/peer_pytorch.py --data "$data" --hidden "$hidden" \
-    --batch "$batch" --epochs "$epochs" --threads "$(nproc)" | tee "$tmp/peer.out"
+  pytorch | tee "$tmp/peer.out"
   peer_sec=$(awk '{print $1; exit}' "$tmp/peer.out")
   echo "digitnet 1 rank / PyTorch epoch time: $(ratio "$(median "$tmp/r1.csv" seconds)" "$peer_sec")x (target <= 0.5)"
 fi
@@ -131,15 +135,14 @@ if (( rounds > 1 )); then
   ranks_ratios=("$(ratio "$sps2" "$sps1")") peer_ratios=()
   [[ $peers == 1 ]] && peer_ratios=("$(ratio "$(median "$tmp/r1.csv" seconds)" "$peer_sec")")
   for ((i = 2; i <= rounds; ++i)); do
-    build/digitnet-train "${common[@]}" --quiet --metrics "$tmp/q1.csv" >/dev/null
-    mpirun -np 2 --bind-to none build/digitnet-train "${common[@]}" --threads 1 --quiet --metrics "$tmp/q2.csv" >/dev/null
+    one_rank --quiet --metrics "$tmp/q1.csv" >/dev/null
+    two_ranks --quiet --metrics "$tmp/q2.csv" >/dev/null
     ranks_ratios+=("$(ratio "$(median "$tmp/q2.csv" samples_per_second)" "$(median "$tmp/q1.csv" samples_per_second)")")
     if [[ $peers == 1 ]]; then
-      peer_ratios+=("$(ratio "$(median "$tmp/q1.csv" seconds)" "$(OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/peer_pytorch.py \
-        --data "$data" --hidden "$hidden" --batch "$batch" --epochs "$epochs" --threads "$(nproc)" | awk '{print $1; exit}')")")
+      peer_ratios+=("$(ratio "$(median "$tmp/q1.csv" seconds)" "$(pytorch | awk '{print $1; exit}')")")
     fi
   done
-  med() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+  med() { /usr/bin/python3 -c 'import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))' "$@"; }
   echo "2 ranks x 1 thread / 1 rank x $(nproc) threads, samples/s, by round: ${ranks_ratios[*]}; median $(med "${ranks_ratios[@]}")x (target >= 0.9)"
   if [[ $peers == 1 ]]; then
     echo "digitnet 1 rank / PyTorch epoch time, by round: ${peer_ratios[*]}; median $(med "${peer_ratios[@]}")x (target <= 0.5)"

@@ -136,7 +136,7 @@ TEST(DataParallel, TrainStepOnNRanksEqualsOneRankAndReplicasStayEqual) {
   Mlp replica(shape), single(shape);  // this rank's replica; a 1-rank run computed locally
   mlp_init(shape, 1, replica.params().data());
   single.params() = replica.params();
-  ShardedAdam optimizer(*world, shape, 1 << 20, GradWire::f32);  // 2 buckets for this shape
+  ShardedAdam optimizer(*world, shape, 1 << 20, GradWire::f32);  // 3 buckets for this shape
   optimizer.load(AdamState{});
   AdamState single_adam;
   single_adam.reset(shape.num_params());

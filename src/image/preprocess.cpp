@@ -458,13 +458,12 @@ double box_gap(const Box& a, const Box& b) {
 // picture does not. So when some ink stands clear of the edge, ink touching the
 // edge is dropped. (Scans cropped tightly touch the edge everywhere and keep it all.)
 std::vector<Component> drop_edge_shadows(const std::vector<Component>& all, int w, int h) {
-  auto touches = [&](const Component& c) { return touches_edge(c, w, h); };
   const double significant = 0.002 * double(w) * double(h);
-  const bool clear_ink = std::any_of(all.begin(), all.end(), [&](const Component& c) { return !touches(c) && double(c.area) >= significant; });
+  const bool clear_ink = std::any_of(all.begin(), all.end(), [&](const Component& c) { return !touches_edge(c, w, h) && double(c.area) >= significant; });
   if (!clear_ink) return all;
   std::vector<Component> kept;
   for (const auto& c : all)
-    if (!touches(c)) kept.push_back(c);
+    if (!touches_edge(c, w, h)) kept.push_back(c);
   return kept;
 }
 

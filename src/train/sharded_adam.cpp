@@ -310,24 +310,19 @@ void ShardedAdam::wait_reduced(size_t k) {
 void ShardedAdam::sum_blocks(const Bucket& b, size_t from, size_t to) {
   const size_t n = my_count(b), me = size_t(world_.rank());
   float* out = &summed_[b.local];
-  if (wire_ == GradWire::f32) {
-    const float* in = &blocks_in_[W_ * b.local];
-    auto block = [&](size_t r) { return r == me ? grads_ + b.mine : in + r * n; };
-    std::copy(block(0) + from, block(0) + to, out + from);
-    for (size_t r = 1; r < W_; ++r) {
-      const float* x = block(r);
-      for (size_t i = from; i < to; ++i) out[i] += x[i];
+  auto sum = [&](const auto* own, const auto* received, auto to_f32) {
+    for (size_t r = 0; r < W_; ++r) {
+      const auto* x = r == me ? own : received + r * n;
+      if (r == 0)
+        for (size_t i = from; i < to; ++i) out[i] = to_f32(x[i]);
+      else
+        for (size_t i = from; i < to; ++i) out[i] += to_f32(x[i]);
     }
-  } else {
-    const uint16_t* in = &wire_in_[W_ * b.local];
-    auto block = [&](size_t r) { return r == me ? &wire_out_[b.mine] : in + r * n; };
-    const uint16_t* x0 = block(0);
-    for (size_t i = from; i < to; ++i) out[i] = from_bf16(x0[i]);
-    for (size_t r = 1; r < W_; ++r) {
-      const uint16_t* x = block(r);
-      for (size_t i = from; i < to; ++i) out[i] += from_bf16(x[i]);
-    }
-  }
+  };
+  if (wire_ == GradWire::f32)
+    sum(grads_ + b.mine, &blocks_in_[W_ * b.local], [](float x) { return x; });
+  else
+    sum(&wire_out_[b.mine], &wire_in_[W_ * b.local], from_bf16);
 }
 
 const float* ShardedAdam::summed(const Bucket& b) const { return W_ == 1 ? grads_ + b.begin : &summed_[b.local]; }
